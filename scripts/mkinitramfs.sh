@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build a busybox initramfs that loads twtrace and runs its kselftest suite
+# through the kernel's own kselftest runner (or a demo script).
+#
+# Usage: scripts/mkinitramfs.sh SERIES OUTPUT.cpio.gz [MODE]
+#   MODE: test (default) or demo
+#
+# Guest layout:
+#   /init                      scripts/guest-init.sh
+#   /opt/twtrace/twtrace.ko    the module built for SERIES
+#   /opt/twtrace/twtrace       the reader
+#   /opt/ksft/                 run_kselftest.sh, kselftest/, twtrace/ tests
+
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TWTRACE_CACHE:-$top/.cache}
+build=${TWTRACE_BUILD:-$top/build}
+series=$1
+out=$2
+mode=${3:-test}
+ksft=$cache/ksrc/tools/testing/selftests
+kdir=$cache/kernels/$series
+rel=$(cat "$kdir/release")
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/twtrace-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,root}
+mkdir -p "$root/opt/twtrace" "$root/opt/ksft" "$root/lib/modules/$rel"
+cp /bin/busybox "$root/bin/busybox"
+for a in sh mount mkdir ln; do
+	ln -s busybox "$root/bin/$a"
+done
+
+install -m 0755 "$top/scripts/guest-init.sh" "$root/init"
+install -m 0644 "$build/$series/twtrace.ko" "$root/opt/twtrace/twtrace.ko"
+install -m 0755 "$build/twtrace" "$root/opt/twtrace/twtrace"
+ln -s /opt/twtrace/twtrace "$root/usr/sbin/twtrace"
+echo "$mode" >"$root/etc/twtrace-mode"
+echo "$rel" >"$root/etc/twtrace-kernel"
+
+# Kernel modules the tests may need, taken from the target's own package.
+for m in drivers/net/veth.ko \
+	 net/ipv4/inet_diag.ko net/ipv4/tcp_diag.ko; do
+	src=$(find "$kdir/root/lib/modules/$rel/kernel" -path "*/$m*" \
+		2>/dev/null | head -n 1)
+	[ -n "$src" ] || continue
+	case $src in
+	*.ko.xz) xz -dc "$src" >"$root/lib/modules/$rel/$(basename "$m")" ;;
+	*.ko.zst) zstd -qdc "$src" >"$root/lib/modules/$rel/$(basename "$m")" ;;
+	*) cp "$src" "$root/lib/modules/$rel/" ;;
+	esac
+done
+
+# The kernel's kselftest runner and our collection.
+cp "$ksft/run_kselftest.sh" "$root/opt/ksft/"
+cp -r "$ksft/kselftest" "$root/opt/ksft/"
+make -s --no-print-directory -C "$top/selftests" KSFT_DIR="$ksft" \
+	OUTPUT="$build/selftests" INSTALL_PATH="$root/opt/ksft/twtrace" install
+make -s --no-print-directory -C "$top/selftests" KSFT_DIR="$ksft" \
+	OUTPUT="$build/selftests" COLLECTION=twtrace emit_tests \
+	>"$root/opt/ksft/kselftest-list.txt"
+[ -s "$root/opt/ksft/kselftest-list.txt" ] || {
+	echo "mkinitramfs: no tests to install" >&2
+	exit 1
+}
+[ -x "$top/scripts/demo-guest.sh" ] &&
+	install -m 0755 "$top/scripts/demo-guest.sh" "$root/opt/twtrace/demo.sh"
+
+(cd "$root" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$out"
