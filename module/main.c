@@ -2,22 +2,48 @@
 /*
  * twtrace: make the TCP TIME_WAIT state observable.
  *
- * Module init and exit.  Init sets up the place events go to before the
- * probes that produce them; exit and every init failure path tear down in
- * the reverse order.
+ * Module init and exit.  Init sets up where events go (counters, live
+ * table, rings, debugfs) before the probes that produce them; exit and
+ * every init failure path tear down in the reverse order, the probes first.
  */
+#include <linux/build_bug.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 
 #include "twtrace.h"
+
+unsigned int twtrace_max_tracked = 262144;
+module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
+MODULE_PARM_DESC(max_tracked,
+		 "Most TIME_WAIT sockets tracked at once (64 bytes each); more are counted as untracked");
+
+unsigned int twtrace_ring_kb = 1024;
+module_param_named(ring_kb, twtrace_ring_kb, uint, 0444);
+MODULE_PARM_DESC(ring_kb,
+		 "Ring buffer size per CPU in KiB at load (4-65536); change it later through debugfs ring_kb");
 
 static int __init twtrace_init(void)
 {
 	int ret;
 
-	ret = twtrace_debugfs_init();
+	BUILD_BUG_ON(sizeof(struct twtrace_record) != 128);
+	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 64);
+
+	if (twtrace_ring_kb < 4 || twtrace_ring_kb > 65536)
+		return -EINVAL;
+
+	ret = twtrace_stats_init();
 	if (ret)
 		goto err;
-
+	ret = twtrace_table_init();
+	if (ret)
+		goto err_stats;
+	ret = twtrace_ring_init();
+	if (ret)
+		goto err_table;
+	ret = twtrace_debugfs_init();
+	if (ret)
+		goto err_ring;
 	ret = twtrace_probes_register();
 	if (ret)
 		goto err_debugfs;
@@ -28,14 +54,25 @@ static int __init twtrace_init(void)
 
 err_debugfs:
 	twtrace_debugfs_exit();
+err_ring:
+	twtrace_ring_stop();
+	twtrace_ring_exit();
+err_table:
+	twtrace_table_exit();
+err_stats:
+	twtrace_stats_exit();
 err:
 	return ret;
 }
 
 static void __exit twtrace_exit(void)
 {
-	twtrace_probes_unregister();
+	twtrace_probes_unregister();	/* waits for running handlers */
+	twtrace_ring_stop();
 	twtrace_debugfs_exit();
+	twtrace_ring_exit();
+	twtrace_table_exit();
+	twtrace_stats_exit();
 	pr_info("twtrace: unloaded\n");
 }
 

@@ -1,62 +1,661 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace: probes on the TCP TIME_WAIT lifecycle.
+ * twtrace: probes on the TCP TIME_WAIT lifecycle, and their classification.
  *
- * Birth: __inet_twsk_schedule(tw, timeo, rearm) with rearm == false is the
- * one place both target kernels pass exactly once per TIME_WAIT socket,
- * with the socket's identity already filled in (kernel-internals.md 1.1).
- * It is the same place that counts TcpExtTW / TcpExtTWKilled.
+ * The probe set is the same on both target kernels (kernel-internals.md
+ * section 5.3):
+ *
+ *  __inet_twsk_schedule        birth (rearm == false) and rearm
+ *  inet_twsk_alloc (ret)       overflow: NULL, "limit" or "nomem"
+ *  tcp_twsk_unique (ret)       every reuse decision
+ *  tcp_timewait_state_process  (ret) RST received / SYN / RST sent context
+ *  tw_timer_handler            expiry context
+ *  tcp_abort                   admin destroy context
+ *  inet_twsk_deschedule_put    early-death context
+ *  inet_twsk_kill              the death, exactly once per hashed tw
+ *  inet_twsk_free              last chance for an entry whose kill we missed
+ *
+ * Every probed function runs in softirq or with BH disabled, and kprobe
+ * handlers never nest on one CPU (a nested hit is counted as missed), so
+ * the context a deciding probe leaves in this CPU's twtrace_ctx is still
+ * there when inet_twsk_kill runs on the same CPU.  The one decision taken
+ * in process context (tcp_abort, which may migrate before it disables BH)
+ * is marked on the live-table entry instead.
  */
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
+#include <linux/ktime.h>
+#include <linux/ptrace.h>
+#include <linux/rcupdate.h>
+#include <linux/timekeeping.h>
 #include <net/inet_timewait_sock.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
+#include <net/tcp.h>
+#include <net/tcp_states.h>
 
 #include "compat.h"
 #include "twtrace.h"
 
-/* Only TCP: DCCP shares the TIME_WAIT code with its own death row. */
-static bool twtrace_is_tcp_tw(const struct inet_timewait_sock *tw)
+/* What the deciding probes left on this CPU for inet_twsk_kill. */
+struct twtrace_ctx {
+	const struct inet_timewait_sock *expiring;	/* tw_timer_handler */
+	const struct inet_timewait_sock *desched;	/* deschedule_put */
+	const struct inet_timewait_sock *in_tsp;	/* inside tsp() */
+	const struct inet_timewait_sock *tsp_tw;	/* last tsp() result */
+	const struct inet_timewait_sock *reuse_tw;	/* reuse allowed */
+	int tsp_ret;
+};
+
+static DEFINE_PER_CPU(struct twtrace_ctx, twtrace_ctx);
+
+/* Untracked births whose death has not been seen yet. */
+static atomic_t twtrace_untracked_live = ATOMIC_INIT(0);
+
+enum twtrace_probe_id {
+	P_SCHEDULE,
+	P_KILL,
+	P_FREE,
+	P_ALLOC,
+	P_UNIQUE,
+	P_TSP,
+	P_TIMER,
+	P_ABORT,
+	P_DESCHED,
+	P_NR
+};
+
+struct twtrace_probe {
+	struct kprobe kp;		/* for kretprobes: rp.kp */
+	struct kretprobe *rp;		/* NULL for plain kprobes */
+	bool required;
+	bool attached;
+};
+
+struct twtrace_hits {
+	unsigned long n[P_NR];
+};
+
+static struct twtrace_hits __percpu *twtrace_hits;
+
+static void hit(enum twtrace_probe_id id)
 {
+	this_cpu_inc(twtrace_hits->n[id]);
+}
+
+static bool is_tcp_tw(const struct inet_timewait_sock *tw)
+{
+	/* DCCP shares this code with a death row of its own. */
 	return tw->tw_dr == &twsk_net(tw)->ipv4.tcp_death_row;
 }
 
+static struct inet_timewait_sock *arg_tw(struct pt_regs *regs, unsigned int n)
+{
+	return (struct inet_timewait_sock *)regs_get_kernel_argument(regs, n);
+}
+
+/* 4-tuple and netns of a full socket or a tw (they share sock_common). */
+static void fill_tuple(struct twtrace_record *rec,
+		       const struct sock_common *skc, u16 lport)
+{
+	rec->sport = lport;
+	rec->dport = ntohs(skc->skc_dport);
+	rec->netns = read_pnet(&skc->skc_net)->ns.inum;
+	if (skc->skc_family == AF_INET6) {
+		rec->family = 6;
+		memcpy(rec->saddr, &skc->skc_v6_rcv_saddr, 16);
+		memcpy(rec->daddr, &skc->skc_v6_daddr, 16);
+	} else {
+		rec->family = 4;
+		memcpy(rec->saddr, &skc->skc_rcv_saddr, 4);
+		memcpy(rec->daddr, &skc->skc_daddr, 4);
+	}
+}
+
+void twtrace_fill_tw(struct twtrace_record *rec,
+		     const struct inet_timewait_sock *tw, u8 type)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->type = type;
+	fill_tuple(rec, &tw->__tw_common, tw->tw_num);
+	rec->substate = twtrace_tw_substate(tw);
+}
+
+/* __inet_twsk_schedule(tw, timeo, rearm) */
 static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	struct inet_timewait_sock *tw;
-	bool rearm;
+	struct inet_timewait_sock *tw = arg_tw(regs, 0);
+	int timeo = (int)regs_get_kernel_argument(regs, 1);
+	bool rearm = regs_get_kernel_argument(regs, 2) & 0xff;
+	struct twtrace_record rec;
+	struct twtrace_tw *e;
+	u64 now;
+	u8 sub;
 
-	tw = (struct inet_timewait_sock *)regs_get_kernel_argument(regs, 0);
-	rearm = !!(regs_get_kernel_argument(regs, 2) & 0xff);
-	if (rearm || !twtrace_is_tcp_tw(tw))
+	if (!is_tcp_tw(tw))
 		return 0;
+	hit(P_SCHEDULE);
+	now = ktime_get_ns();
+	twtrace_fill_tw(&rec, tw, rearm ? TWTRACE_EV_REARM : TWTRACE_EV_BIRTH);
+	sub = rec.substate;
 
-	twtrace_count(TWTRACE_C_BIRTHS);
+	rcu_read_lock();
+	if (!rearm) {
+		twtrace_count(TWTRACE_C_BIRTHS);
+		e = twtrace_table_insert(tw, now, sub);
+		if (!e)
+			atomic_inc(&twtrace_untracked_live);
+		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
+	} else {
+		twtrace_count(TWTRACE_C_REARMS);
+		e = twtrace_table_lookup(tw);
+		rec.rearm.timeo_ms = jiffies_to_msecs(timeo);
+		rec.rearm.old_substate = sub;
+		if (e) {
+			rec.rearm.old_substate = READ_ONCE(e->substate);
+			if (rec.rearm.old_substate == TCP_FIN_WAIT2 &&
+			    sub != TCP_FIN_WAIT2)
+				WRITE_ONCE(e->fin_wait2_ns, now - e->birth_ns);
+			WRITE_ONCE(e->substate, sub);
+			WRITE_ONCE(e->rearms, e->rearms + 1);
+			rec.rearms = e->rearms;
+		}
+	}
+	rec.tw_id = e ? e->id : 0;
+	rcu_read_unlock();
+
+	rec.ts_ns = now;
+	twtrace_ring_emit(&rec);
 	return 0;
 }
 
-static struct kprobe kp_schedule = {
-	.symbol_name	= "__inet_twsk_schedule",
-	.pre_handler	= schedule_pre,
+static enum twtrace_death_reason
+early_death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
+		   const struct twtrace_tw *e)
+{
+	enum twtrace_death_reason r;
+	u8 pending;
+
+	if (ctx->in_tsp == tw)
+		return TWTRACE_DEATH_RST_RECEIVED;
+	if (ctx->reuse_tw == tw) {
+		ctx->reuse_tw = NULL;
+		return TWTRACE_DEATH_REUSED;
+	}
+	pending = e ? READ_ONCE(e->pending) : 0;
+	if (pending)
+		return pending - 1;
+	if (!check_net(twsk_net(tw)))
+		return TWTRACE_DEATH_NETNS_PURGE;
+	if (ctx->tsp_tw == tw) {
+		ctx->tsp_tw = NULL;
+		r = TWTRACE_DEATH_UNKNOWN;
+		if (ctx->tsp_ret == TCP_TW_SYN)
+			r = TWTRACE_DEATH_SYN_RECYCLED;
+		else if (ctx->tsp_ret == TCP_TW_RST)
+			r = TWTRACE_DEATH_RST_SENT;
+		return r;
+	}
+	return TWTRACE_DEATH_UNKNOWN;
+}
+
+static bool probe_attached(enum twtrace_probe_id id);
+
+static enum twtrace_death_reason
+death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
+	     const struct twtrace_tw *e)
+{
+	if (ctx->expiring == tw) {
+		ctx->expiring = NULL;
+		return TWTRACE_DEATH_EXPIRED;
+	}
+	if (ctx->desched == tw) {
+		ctx->desched = NULL;
+		return early_death_reason(ctx, tw, e);
+	}
+	/* 6.1 inlines inet_twsk_deschedule_put() into inet_twsk_purge(). */
+	if (!check_net(twsk_net(tw)))
+		return TWTRACE_DEATH_NETNS_PURGE;
+	/* Without the timer probe, a kill that is not early is the timer's. */
+	if (!probe_attached(P_TIMER))
+		return TWTRACE_DEATH_EXPIRED;
+	return TWTRACE_DEATH_UNKNOWN;
+}
+
+static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
+		       enum twtrace_death_reason reason, u64 now)
+{
+	u64 life;
+
+	rec->reason = reason;
+	rec->ts_ns = now;
+	if (e) {
+		life = now - e->birth_ns;
+		rec->tw_id = e->id;
+		rec->rearms = READ_ONCE(e->rearms);
+		rec->death.lifetime_ns = life;
+		rec->death.fin_wait2_ns = READ_ONCE(e->fin_wait2_ns);
+		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
+			rec->death.fin_wait2_ns = life;
+		twtrace_hist_lifetime(reason, life);
+		twtrace_table_remove(e);
+	} else {
+		rec->death.lifetime_ns = TWTRACE_NS_UNKNOWN;
+		rec->death.fin_wait2_ns = TWTRACE_NS_UNKNOWN;
+		/*
+		 * Not in the table: born before the module was loaded, or
+		 * untracked because the table was full.  Only the count of
+		 * the latter is known, not which sockets they were.
+		 */
+		if (atomic_add_unless(&twtrace_untracked_live, -1, 0)) {
+			rec->flags |= TWTRACE_F_UNTRACKED;
+		} else {
+			rec->flags |= TWTRACE_F_BORN_BEFORE_LOAD;
+			twtrace_count(TWTRACE_C_BORN_BEFORE_LOAD);
+		}
+	}
+	twtrace_count(TWTRACE_C_DEATH + reason);
+	twtrace_ring_emit(rec);
+}
+
+/* inet_twsk_kill(tw): every death passes here exactly once. */
+static int kill_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct inet_timewait_sock *tw = arg_tw(regs, 0);
+	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
+	enum twtrace_death_reason reason;
+	struct twtrace_record rec;
+	struct twtrace_tw *e;
+	u64 now;
+
+	if (!is_tcp_tw(tw))
+		return 0;
+	hit(P_KILL);
+	now = ktime_get_ns();
+	twtrace_fill_tw(&rec, tw, TWTRACE_EV_DEATH);
+
+	rcu_read_lock();
+	e = twtrace_table_lookup(tw);
+	reason = death_reason(ctx, tw, e);
+	emit_death(&rec, e, reason, now);
+	rcu_read_unlock();
+	return 0;
+}
+
+/*
+ * inet_twsk_free(tw): the tw is gone.  Its entry is normally removed at the
+ * kill; one still here means the kill probe missed it.  The netns may be
+ * gone by now (a late reference can outlive it): report none.
+ */
+static int free_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct inet_timewait_sock *tw = arg_tw(regs, 0);
+	struct twtrace_record rec;
+	struct twtrace_tw *e;
+
+	hit(P_FREE);
+	rcu_read_lock();
+	e = twtrace_table_lookup(tw);
+	if (e) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = TWTRACE_EV_DEATH;
+		rec.family = tw->tw_family == AF_INET6 ? 6 : 4;
+		rec.substate = READ_ONCE(e->substate);
+		emit_death(&rec, e, TWTRACE_DEATH_UNKNOWN, ktime_get_ns());
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/* inet_twsk_deschedule_put(tw): an early death may follow. */
+static int desched_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct inet_timewait_sock *tw = arg_tw(regs, 0);
+
+	if (!is_tcp_tw(tw))
+		return 0;
+	hit(P_DESCHED);
+	this_cpu_write(twtrace_ctx.desched, tw);
+	return 0;
+}
+
+/* tw_timer_handler(timer): tail-jumps into inet_twsk_kill(). */
+static int timer_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct timer_list *t = (struct timer_list *)regs_get_kernel_argument(regs, 0);
+	struct inet_timewait_sock *tw = from_timer(tw, t, tw_timer);
+
+	if (!is_tcp_tw(tw))
+		return 0;
+	hit(P_TIMER);
+	this_cpu_write(twtrace_ctx.expiring, tw);
+	return 0;
+}
+
+/* tcp_abort(sk, err): SOCK_DESTROY; for a tw, always its death. */
+static int abort_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	struct twtrace_tw *e;
+
+	if (READ_ONCE(sk->sk_state) != TCP_TIME_WAIT)
+		return 0;
+	hit(P_ABORT);
+	rcu_read_lock();
+	e = twtrace_table_lookup(inet_twsk(sk));
+	if (e)
+		WRITE_ONCE(e->pending, TWTRACE_DEATH_ADMIN_DESTROYED + 1);
+	rcu_read_unlock();
+	return 0;
+}
+
+/* tcp_timewait_state_process(tw, skb, th[, tw_isn]) */
+struct tsp_data {
+	struct inet_timewait_sock *tw;
 };
 
-static struct kprobe *twtrace_kprobes[] = {
-	&kp_schedule,
+static int tsp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct tsp_data *d = (struct tsp_data *)ri->data;
+
+	d->tw = arg_tw(regs, 0);
+	hit(P_TSP);
+	this_cpu_write(twtrace_ctx.in_tsp, d->tw);
+	return 0;
+}
+
+static int tsp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct tsp_data *d = (struct tsp_data *)ri->data;
+	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
+
+	ctx->in_tsp = NULL;
+	ctx->tsp_tw = d->tw;
+	ctx->tsp_ret = (int)regs_return_value(regs);
+	return 0;
+}
+
+/* inet_twsk_alloc(sk, dr, state): NULL is an overflow. */
+struct alloc_data {
+	const struct sock *sk;
+	u32 count;
+	u32 limit;
+	u8 state;
 };
+
+static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_data *d = (struct alloc_data *)ri->data;
+	const struct sock *sk = (const struct sock *)regs_get_kernel_argument(regs, 0);
+	struct inet_timewait_death_row *dr;
+
+	dr = (struct inet_timewait_death_row *)regs_get_kernel_argument(regs, 1);
+	if (dr != &sock_net(sk)->ipv4.tcp_death_row)
+		return 1;	/* not TCP: no return probe */
+	hit(P_ALLOC);
+	d->sk = sk;
+	d->count = refcount_read(&dr->tw_refcount) - 1;
+	d->limit = READ_ONCE(dr->sysctl_max_tw_buckets);
+	d->state = regs_get_kernel_argument(regs, 2);
+	return 0;
+}
+
+static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct alloc_data *d = (struct alloc_data *)ri->data;
+	enum twtrace_overflow_reason reason;
+	struct twtrace_record rec;
+
+	if (regs_return_value(regs))
+		return 0;
+	reason = d->count >= d->limit ? TWTRACE_OVERFLOW_LIMIT :
+					 TWTRACE_OVERFLOW_NOMEM;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = TWTRACE_EV_OVERFLOW;
+	rec.ts_ns = ktime_get_ns();
+	/* tcp_time_wait() still holds the full socket. */
+	fill_tuple(&rec, &d->sk->__sk_common, d->sk->sk_num);
+	rec.substate = d->state;
+	rec.reason = reason;
+	rec.overflow.tw_count = d->count;
+	rec.overflow.tw_limit = d->limit;
+	twtrace_count(TWTRACE_C_OVERFLOW + reason);
+	twtrace_ring_emit(&rec);
+	return 0;
+}
+
+/* tcp_twsk_unique(sk, sktw, twp): 1 if the connect may take the tw over. */
+struct unique_data {
+	struct twtrace_record rec;
+	const struct inet_timewait_sock *tw;
+	u64 age_ns;
+};
+
+static bool tw_is_loopback(const struct inet_timewait_sock *tw)
+{
+	if (tw->tw_bound_dev_if == LOOPBACK_IFINDEX)
+		return true;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (tw->tw_family == AF_INET6)
+		return ipv6_addr_loopback(&tw->tw_v6_daddr) ||
+		       ipv6_addr_v4mapped_loopback(&tw->tw_v6_daddr) ||
+		       ipv6_addr_loopback(&tw->tw_v6_rcv_saddr) ||
+		       ipv6_addr_v4mapped_loopback(&tw->tw_v6_rcv_saddr);
+#endif
+	return ipv4_is_loopback(tw->tw_daddr) ||
+	       ipv4_is_loopback(tw->tw_rcv_saddr);
+}
+
+/* The kernel's policy, evaluated in its order (kernel-internals.md 3). */
+static enum twtrace_reuse_reason
+reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound)
+{
+	const struct tcp_timewait_sock *tcptw = tcp_twsk((struct sock *)tw);
+	int stamp = READ_ONCE(tcptw->tw_ts_recent_stamp);
+
+	if (!stamp)
+		return TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS;
+	if (bound)
+		return TWTRACE_REUSE_ALLOW_BOUND_PORT;
+	if (!reuse)
+		return TWTRACE_REUSE_REFUSE_SYSCTL_OFF;
+	if (twtrace_tw_substate(tw) == TCP_FIN_WAIT2)
+		return TWTRACE_REUSE_REFUSE_FIN_WAIT2;
+	if (reuse == 2 && !tw_is_loopback(tw))
+		return TWTRACE_REUSE_REFUSE_NOT_LOOPBACK;
+	if (!time_after32(ktime_get_seconds(), stamp))
+		return TWTRACE_REUSE_REFUSE_TOO_RECENT;
+	return TWTRACE_REUSE_ALLOW_REUSE;
+}
+
+static bool reuse_allows(enum twtrace_reuse_reason r)
+{
+	return r == TWTRACE_REUSE_ALLOW_BOUND_PORT ||
+	       r == TWTRACE_REUSE_ALLOW_REUSE;
+}
+
+/* The connecting socket's tuple; its local port is not set yet. */
+static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
+		      u16 lport)
+{
+	struct twtrace_record c = {};
+
+	fill_tuple(&c, &sk->__sk_common, lport);
+	rec->reuse.sport = c.sport;
+	rec->reuse.dport = c.dport;
+	memcpy(rec->reuse.saddr, c.saddr, sizeof(c.saddr));
+	memcpy(rec->reuse.daddr, c.daddr, sizeof(c.daddr));
+	if (c.dport != rec->dport || c.family != rec->family ||
+	    memcmp(c.saddr, rec->saddr, sizeof(c.saddr)) ||
+	    memcmp(c.daddr, rec->daddr, sizeof(c.daddr)))
+		rec->flags |= TWTRACE_F_TUPLE_DIFFERS;
+}
+
+static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct unique_data *d = (struct unique_data *)ri->data;
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	struct sock *sktw = (struct sock *)regs_get_kernel_argument(regs, 1);
+	bool bound = !regs_get_kernel_argument(regs, 2);
+	const struct inet_timewait_sock *tw = inet_twsk(sktw);
+	struct twtrace_record *rec = &d->rec;
+	struct twtrace_tw *e;
+	u8 reuse;
+
+	hit(P_UNIQUE);
+	reuse = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_tw_reuse);
+	twtrace_fill_tw(rec, tw, TWTRACE_EV_REUSE);
+	rec->reuse_sysctl = reuse;
+	rec->reason = reuse_policy(tw, reuse, bound);
+	d->tw = tw;
+
+	rcu_read_lock();
+	e = twtrace_table_lookup(tw);
+	rec->tw_id = e ? e->id : 0;
+	rec->rearms = e ? READ_ONCE(e->rearms) : 0;
+	d->age_ns = e ? e->birth_ns : 0;
+	rcu_read_unlock();
+
+	fill_peer(rec, sk, tw->tw_num);
+	return 0;
+}
+
+static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct unique_data *d = (struct unique_data *)ri->data;
+	struct twtrace_record *rec = &d->rec;
+	bool allowed = regs_return_value(regs) != 0;
+	u64 now = ktime_get_ns();
+
+	/* The return value is the truth; reconcile the explanation. */
+	if (allowed && !reuse_allows(rec->reason))
+		rec->reason = TWTRACE_REUSE_ALLOW_REUSE;	/* second ticked */
+	else if (!allowed && reuse_allows(rec->reason))
+		rec->reason = TWTRACE_REUSE_REFUSE_DYING;
+	if (allowed) {
+		rec->flags |= TWTRACE_F_ALLOWED;
+		this_cpu_write(twtrace_ctx.reuse_tw, d->tw);
+	}
+	rec->ts_ns = now;
+	rec->reuse.age_ns = TWTRACE_NS_UNKNOWN;
+	if (d->age_ns) {
+		rec->reuse.age_ns = now - d->age_ns;
+		twtrace_hist_reuse_age(rec->reuse.age_ns);
+	}
+	twtrace_count(TWTRACE_C_REUSE + rec->reason);
+	twtrace_ring_emit(rec);
+	return 0;
+}
+
+static struct kretprobe rp_alloc = {
+	.kp.symbol_name	= "inet_twsk_alloc",
+	.entry_handler	= alloc_entry,
+	.handler	= alloc_ret,
+	.data_size	= sizeof(struct alloc_data),
+};
+
+static struct kretprobe rp_unique = {
+	.kp.symbol_name	= "tcp_twsk_unique",
+	.entry_handler	= unique_entry,
+	.handler	= unique_ret,
+	.data_size	= sizeof(struct unique_data),
+};
+
+static struct kretprobe rp_tsp = {
+	.kp.symbol_name	= "tcp_timewait_state_process",
+	.entry_handler	= tsp_entry,
+	.handler	= tsp_ret,
+	.data_size	= sizeof(struct tsp_data),
+};
+
+#define KP(sym, fn, req) { .kp = { .symbol_name = sym, .pre_handler = fn }, \
+			   .required = req }
+#define RP(rpp) { .rp = rpp }
+
+static struct twtrace_probe twtrace_probes[P_NR] = {
+	[P_SCHEDULE]	= KP("__inet_twsk_schedule", schedule_pre, true),
+	[P_KILL]	= KP("inet_twsk_kill", kill_pre, true),
+	[P_FREE]	= KP("inet_twsk_free", free_pre, true),
+	[P_ALLOC]	= RP(&rp_alloc),
+	[P_UNIQUE]	= RP(&rp_unique),
+	[P_TSP]		= RP(&rp_tsp),
+	[P_TIMER]	= KP("tw_timer_handler", timer_pre, false),
+	[P_ABORT]	= KP("tcp_abort", abort_pre, false),
+	[P_DESCHED]	= KP("inet_twsk_deschedule_put", desched_pre, false),
+};
+
+static bool probe_attached(enum twtrace_probe_id id)
+{
+	return twtrace_probes[id].attached;
+}
+
+static const char *probe_symbol(const struct twtrace_probe *p)
+{
+	return p->rp ? p->rp->kp.symbol_name : p->kp.symbol_name;
+}
+
+static void probe_unregister(struct twtrace_probe *p)
+{
+	if (!p->attached)
+		return;
+	if (p->rp)
+		unregister_kretprobe(p->rp);
+	else
+		unregister_kprobe(&p->kp);
+	p->attached = false;
+}
 
 int twtrace_probes_register(void)
 {
-	int ret;
+	struct twtrace_probe *p;
+	int i, ret;
 
-	ret = register_kprobes(twtrace_kprobes, ARRAY_SIZE(twtrace_kprobes));
-	if (ret)
-		pr_err("twtrace: cannot register probes: %d\n", ret);
+	twtrace_hits = alloc_percpu(struct twtrace_hits);
+	if (!twtrace_hits)
+		return -ENOMEM;
+
+	for (i = 0; i < P_NR; i++) {
+		p = &twtrace_probes[i];
+		if (p->rp) {
+			/* These functions never sleep: one per CPU and nesting. */
+			p->rp->maxactive = max_t(int, 16, 4 * num_possible_cpus());
+			ret = register_kretprobe(p->rp);
+		} else {
+			ret = register_kprobe(&p->kp);
+		}
+		if (!ret) {
+			p->attached = true;
+			continue;
+		}
+		pr_warn("twtrace: cannot probe %s: %d\n", probe_symbol(p), ret);
+		if (p->required)
+			goto err_unwind;
+	}
+	return 0;
+
+err_unwind:
+	while (--i >= 0)
+		probe_unregister(&twtrace_probes[i]);
+	free_percpu(twtrace_hits);
+	twtrace_hits = NULL;
 	return ret;
 }
 
 void twtrace_probes_unregister(void)
 {
-	unregister_kprobes(twtrace_kprobes, ARRAY_SIZE(twtrace_kprobes));
+	int i;
+
+	for (i = P_NR - 1; i >= 0; i--)
+		probe_unregister(&twtrace_probes[i]);
+	free_percpu(twtrace_hits);
+	twtrace_hits = NULL;
+}
+
+static unsigned long probe_nmissed(const struct twtrace_probe *p)
+{
+	if (!p->attached)
+		return 0;
+	return p->rp ? p->rp->kp.nmissed + p->rp->nmissed : p->kp.nmissed;
 }
 
 unsigned long twtrace_probes_nmissed(void)
@@ -64,7 +663,25 @@ unsigned long twtrace_probes_nmissed(void)
 	unsigned long n = 0;
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(twtrace_kprobes); i++)
-		n += twtrace_kprobes[i]->nmissed;
+	for (i = 0; i < P_NR; i++)
+		n += probe_nmissed(&twtrace_probes[i]);
 	return n;
+}
+
+int twtrace_probes_show(struct seq_file *m, void *unused)
+{
+	const struct twtrace_probe *p;
+	unsigned long hits;
+	int i, cpu;
+
+	seq_puts(m, "# symbol attached hits missed\n");
+	for (i = 0; i < P_NR; i++) {
+		p = &twtrace_probes[i];
+		hits = 0;
+		for_each_possible_cpu(cpu)
+			hits += per_cpu_ptr(twtrace_hits, cpu)->n[i];
+		seq_printf(m, "%s %s %lu %lu\n", probe_symbol(p),
+			   p->attached ? "yes" : "no", hits, probe_nmissed(p));
+	}
+	return 0;
 }

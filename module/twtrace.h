@@ -6,30 +6,101 @@
 #define _TWTRACE_H
 
 #include <linux/percpu.h>
+#include <linux/rhashtable-types.h>
 #include <linux/seq_file.h>
+#include <linux/types.h>
 #include <uapi/linux/twtrace.h>
 
-struct dentry;
+struct inet_timewait_sock;
 
-/* stats.c: per-CPU event counters, lossless. */
-struct twtrace_cpu_stats {
-	u64 c[TWTRACE_C_NR];
+/* main.c: module parameters */
+extern unsigned int twtrace_max_tracked;
+extern unsigned int twtrace_ring_kb;
+
+/*
+ * stats.c: per-CPU counters and log2 histograms.  Every event is counted
+ * here whatever happens to its record, so "stats" and "hist" are exact.
+ */
+enum twtrace_counter {
+	TWTRACE_C_BIRTHS,
+	TWTRACE_C_REARMS,
+	TWTRACE_C_DEATH,	/* + enum twtrace_death_reason */
+	TWTRACE_C_REUSE = TWTRACE_C_DEATH + TWTRACE_DEATH_NR,
+	TWTRACE_C_OVERFLOW = TWTRACE_C_REUSE + TWTRACE_REUSE_NR,
+	TWTRACE_C_BORN_BEFORE_LOAD = TWTRACE_C_OVERFLOW + TWTRACE_OVERFLOW_NR,
+	TWTRACE_C_UNTRACKED,
+	TWTRACE_C_RECORDS,	/* records produced for the rings */
+	TWTRACE_C_NR
 };
 
-DECLARE_PER_CPU(struct twtrace_cpu_stats, twtrace_stats);
+struct twtrace_cpu_stats {
+	u64 c[TWTRACE_C_NR];
+	u64 lifetime[TWTRACE_DEATH_NR][TWTRACE_HIST_BUCKETS];
+	u64 reuse_age[TWTRACE_HIST_BUCKETS];
+};
+
+extern struct twtrace_cpu_stats __percpu *twtrace_stats;
 
 static inline void twtrace_count(enum twtrace_counter c)
 {
-	this_cpu_inc(twtrace_stats.c[c]);
+	this_cpu_inc(twtrace_stats->c[c]);
 }
 
+int twtrace_stats_init(void);
+void twtrace_stats_exit(void);
+
+void twtrace_hist_lifetime(enum twtrace_death_reason r, u64 ns);
+void twtrace_hist_reuse_age(u64 ns);
 u64 twtrace_counter_sum(enum twtrace_counter c);
+void twtrace_stats_reset(void);
 int twtrace_stats_show(struct seq_file *m, void *unused);
+int twtrace_hist_show(struct seq_file *m, void *unused);
+
+/*
+ * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never
+ * leaves the kernel: readers see the entry's id.
+ */
+struct twtrace_tw {
+	struct rhash_head node;
+	const struct inet_timewait_sock *tw;	/* key */
+	u64 id;
+	u64 birth_ns;
+	u64 fin_wait2_ns;	/* time spent in FIN_WAIT2, once left */
+	u32 rearms;
+	u8 substate;		/* as last seen by a probe */
+	u8 pending;		/* death reason decided before the kill, + 1 */
+	struct rcu_head rcu;
+};
+
+int twtrace_table_init(void);
+void twtrace_table_exit(void);
+struct twtrace_tw *twtrace_table_insert(const struct inet_timewait_sock *tw,
+					u64 now, u8 substate);
+struct twtrace_tw *twtrace_table_lookup(const struct inet_timewait_sock *tw);
+void twtrace_table_remove(struct twtrace_tw *e);
+unsigned int twtrace_table_count(void);
+int twtrace_live_show(struct seq_file *m, void *unused);
+
+/* ring.c: per-CPU ring buffers and the cpuN files. */
+extern bool twtrace_recording;
+int twtrace_ring_init(void);
+void twtrace_ring_stop(void);
+void twtrace_ring_exit(void);
+void twtrace_ring_emit(struct twtrace_record *rec);
+int twtrace_ring_resize(unsigned int kb);
+void twtrace_ring_set_overwrite(bool on);
+bool twtrace_ring_overwrite(void);
+u64 twtrace_ring_lost_cpu(int cpu);
+void twtrace_ring_reset_lost(void);
+int twtrace_ring_debugfs(struct dentry *dir);
 
 /* probes.c */
+void twtrace_fill_tw(struct twtrace_record *rec,
+		     const struct inet_timewait_sock *tw, u8 type);
 int twtrace_probes_register(void);
 void twtrace_probes_unregister(void);
 unsigned long twtrace_probes_nmissed(void);
+int twtrace_probes_show(struct seq_file *m, void *unused);
 
 /* debugfs.c */
 int twtrace_debugfs_init(void);

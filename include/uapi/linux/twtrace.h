@@ -3,36 +3,171 @@
  * twtrace: the contract between the twtrace kernel module and its readers.
  *
  * Everything a reader needs to decode what the module exports lives here and
- * only here: the version strings, the debugfs location and the names of the
- * counters in the "stats" file.
+ * only here: the version strings, the debugfs location, the binary record
+ * read from the cpuN files, and the names of events, reasons and counters.
  */
 #ifndef _UAPI_LINUX_TWTRACE_H
 #define _UAPI_LINUX_TWTRACE_H
 
 #include <linux/types.h>
 
-#define TWTRACE_VERSION		"0.1.0"
+#define TWTRACE_VERSION		"0.2.0"
 
-/* "TWTR": first field of every binary record. */
+/* "TWTR" in memory order: first field of every binary record. */
 #define TWTRACE_MAGIC		0x52545754U
 /* Bumped on any incompatible change of a record or file format. */
-#define TWTRACE_ABI_VERSION	1
+#define TWTRACE_ABI_VERSION	2
 
 #define TWTRACE_DEBUGFS_DIR	"twtrace"
 
-/*
- * Event counters of the "stats" file, one "name value" line each, in this
- * order, followed by the module's own figures (probe misses).  The X-macro
- * keeps the module and the reader on the same list.
- */
-#define TWTRACE_COUNTERS(C)			\
-	C(BIRTHS,		"births")
+/* TIME_WAIT substates, the kernel's TCP state numbers. */
+#define TWTRACE_SUBSTATE_FIN_WAIT2	5
+#define TWTRACE_SUBSTATE_TIME_WAIT	6
 
-enum twtrace_counter {
-#define TWTRACE_C_ENUM(id, name) TWTRACE_C_##id,
-	TWTRACE_COUNTERS(TWTRACE_C_ENUM)
-#undef TWTRACE_C_ENUM
-	TWTRACE_C_NR
+/*
+ * The lists below are X-macros: C(ID, "name").  The module and the reader
+ * expand them into enums and name tables, so both always agree.
+ */
+#define TWTRACE_EVENTS(C)			\
+	C(BIRTH,	"birth")		\
+	C(REARM,	"rearm")		\
+	C(DEATH,	"death")		\
+	C(REUSE,	"reuse")		\
+	C(OVERFLOW,	"overflow")
+
+/* Why a TIME_WAIT socket ended. */
+#define TWTRACE_DEATH_REASONS(C)		\
+	C(EXPIRED,		"expired")	\
+	C(REUSED,		"reused")	\
+	C(RST_RECEIVED,		"rst_received")	\
+	C(SYN_RECYCLED,		"syn_recycled")	\
+	C(RST_SENT,		"rst_sent")	\
+	C(ADMIN_DESTROYED,	"admin_destroyed") \
+	C(NETNS_PURGE,		"netns_purge")	\
+	C(UNKNOWN,		"unknown")
+
+/*
+ * A tcp_twsk_unique() decision, in the kernel's evaluation order.  The
+ * kernel's return value is the truth; the reason explains it.
+ */
+#define TWTRACE_REUSE_REASONS(C)				\
+	C(REFUSE_NO_TIMESTAMPS,	"refuse_no_timestamps")		\
+	C(ALLOW_BOUND_PORT,	"allow_bound_port")		\
+	C(REFUSE_SYSCTL_OFF,	"refuse_sysctl_off")		\
+	C(REFUSE_FIN_WAIT2,	"refuse_fin_wait2")		\
+	C(REFUSE_NOT_LOOPBACK,	"refuse_not_loopback")		\
+	C(REFUSE_TOO_RECENT,	"refuse_too_recent")		\
+	C(ALLOW_REUSE,		"allow_reuse")			\
+	C(REFUSE_DYING,		"refuse_dying")
+
+/* Why no TIME_WAIT socket could be made. */
+#define TWTRACE_OVERFLOW_REASONS(C)		\
+	C(LIMIT,	"limit")		\
+	C(NOMEM,	"nomem")
+
+#define TWTRACE_ENUM_EV(id, name)	TWTRACE_EV_##id,
+#define TWTRACE_ENUM_DEATH(id, name)	TWTRACE_DEATH_##id,
+#define TWTRACE_ENUM_REUSE(id, name)	TWTRACE_REUSE_##id,
+#define TWTRACE_ENUM_OVF(id, name)	TWTRACE_OVERFLOW_##id,
+
+enum twtrace_event {
+	TWTRACE_EV_NONE,
+	TWTRACE_EVENTS(TWTRACE_ENUM_EV)
+	TWTRACE_EV_NR
 };
+
+enum twtrace_death_reason {
+	TWTRACE_DEATH_REASONS(TWTRACE_ENUM_DEATH)
+	TWTRACE_DEATH_NR
+};
+
+enum twtrace_reuse_reason {
+	TWTRACE_REUSE_REASONS(TWTRACE_ENUM_REUSE)
+	TWTRACE_REUSE_NR
+};
+
+enum twtrace_overflow_reason {
+	TWTRACE_OVERFLOW_REASONS(TWTRACE_ENUM_OVF)
+	TWTRACE_OVERFLOW_NR
+};
+
+/* twtrace_record.flags */
+#define TWTRACE_F_ALLOWED		0x01	/* reuse: the kernel allowed it */
+#define TWTRACE_F_BORN_BEFORE_LOAD	0x02	/* death: lifetime unknown */
+#define TWTRACE_F_UNTRACKED		0x04	/* death: not in the live table */
+#define TWTRACE_F_TUPLE_DIFFERS		0x08	/* reuse: new tuple != tw's */
+
+/* Lifetime or age not known (socket born before the module was loaded). */
+#define TWTRACE_NS_UNKNOWN		(~0ULL)
+
+/*
+ * One event, as read from /sys/kernel/debug/twtrace/cpuN: a read returns
+ * whole records only.  Fixed size; all integers in host byte order except
+ * the addresses, which are in network order: IPv4 addresses in the first
+ * four bytes of saddr/daddr, the rest zero.
+ */
+struct twtrace_record {
+	__u32 magic;		/* TWTRACE_MAGIC */
+	__u16 abi;		/* TWTRACE_ABI_VERSION */
+	__u8  type;		/* enum twtrace_event */
+	__u8  family;		/* 4 or 6 */
+	__u64 seq;		/* per-CPU sequence number, from 0 */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u64 tw_id;		/* the module's id of the socket, 0 if none */
+	__u32 netns;		/* network namespace inode number */
+	__u16 sport;		/* local port */
+	__u16 dport;		/* remote port */
+	__u8  saddr[16];	/* local address */
+	__u8  daddr[16];	/* remote address */
+	__u8  substate;		/* TWTRACE_SUBSTATE_*, after the event */
+	__u8  reason;		/* death, reuse or overflow reason */
+	__u8  flags;		/* TWTRACE_F_* */
+	__u8  reuse_sysctl;	/* reuse: net.ipv4.tcp_tw_reuse in force */
+	__u32 rearms;		/* rearm: count so far; death: total */
+	union {
+		struct {
+			__u32 timeo_ms;		/* timer armed for */
+		} birth;
+		struct {
+			__u32 timeo_ms;		/* timer re-armed for */
+			__u8  old_substate;	/* substate before */
+			__u8  __pad[3];
+		} rearm;
+		struct {
+			__u64 lifetime_ns;	/* birth to death */
+			__u64 fin_wait2_ns;	/* time in FIN_WAIT2 substate */
+		} death;
+		struct {
+			__u64 age_ns;		/* of the tw at the decision */
+			__u16 sport;		/* the connecting socket's */
+			__u16 dport;
+			__u32 __pad;
+			__u8  saddr[16];
+			__u8  daddr[16];
+		} reuse;
+		struct {
+			__u32 tw_count;		/* TIME_WAIT sockets in netns */
+			__u32 tw_limit;		/* its tcp_max_tw_buckets */
+		} overflow;
+		__u8 __size[48];
+	};
+};
+
+/*
+ * The "stats" file: one "name value" line per counter, in this order:
+ *
+ *   births, rearms, death_<reason> for every death reason,
+ *   reuse_<reason> for every reuse reason, overflow_<reason>,
+ *   born_before_load, untracked, live, records, lost, lost_cpuN ...,
+ *   probe_misses
+ *
+ * The "hist" file: one line per non-empty log2 bucket:
+ *
+ *   lifetime <death reason> <b> <count>	lifetime in [2^b, 2^(b+1)) ns
+ *   reuse_age <b> <count>			age at a reuse decision
+ *
+ * (bucket 0 also holds 0 ns).  Histograms cover every event, lossless.
+ */
+#define TWTRACE_HIST_BUCKETS	64
 
 #endif /* _UAPI_LINUX_TWTRACE_H */

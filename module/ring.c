@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twtrace: the per-CPU ring buffers and the cpuN files that drain them.
+ *
+ * One kernel tracing ring buffer (it keeps one buffer per CPU) holds fixed
+ * size records.  Probes write to their own CPU's buffer, locklessly.  In
+ * drop mode (the default) a full buffer refuses new records; in overwrite
+ * mode the oldest unread ones go.  Either way each loss is counted per CPU,
+ * and every record carries a per-CPU sequence number, so a reader can tell
+ * exactly what it missed.
+ *
+ * The ring buffer's own wait/poll helpers are not exported: each CPU has a
+ * wait queue, woken through irq_work (never directly from a probe).
+ */
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/irq_work.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/ring_buffer.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "twtrace.h"
+
+struct twtrace_ring {
+	wait_queue_head_t wq;
+	struct irq_work wake;
+	struct mutex read_lock;		/* one consumer at a time */
+	u64 seq;			/* next sequence number (writer CPU) */
+	u64 dropped;			/* refused writes (writer CPU) */
+	u64 overrun_base;		/* ring overruns at the last reset */
+};
+
+static struct trace_buffer *twtrace_rb;
+static struct twtrace_ring *twtrace_rings;	/* [nr_cpu_ids] */
+static bool twtrace_overwrite_on;
+static bool twtrace_dying;
+bool twtrace_recording = true;
+
+static void twtrace_ring_wake(struct irq_work *work)
+{
+	struct twtrace_ring *r = container_of(work, struct twtrace_ring, wake);
+
+	wake_up_interruptible(&r->wq);
+}
+
+int twtrace_ring_init(void)
+{
+	int cpu;
+
+	twtrace_rings = kcalloc(nr_cpu_ids, sizeof(*twtrace_rings), GFP_KERNEL);
+	if (!twtrace_rings)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu) {
+		init_waitqueue_head(&twtrace_rings[cpu].wq);
+		init_irq_work(&twtrace_rings[cpu].wake, twtrace_ring_wake);
+		mutex_init(&twtrace_rings[cpu].read_lock);
+	}
+	twtrace_rb = ring_buffer_alloc((unsigned long)twtrace_ring_kb << 10, 0);
+	if (!twtrace_rb) {
+		kfree(twtrace_rings);
+		twtrace_rings = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After the probes are gone: flush wake-ups, release blocked readers. */
+void twtrace_ring_stop(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		irq_work_sync(&twtrace_rings[cpu].wake);
+	WRITE_ONCE(twtrace_dying, true);
+	for_each_possible_cpu(cpu)
+		wake_up_interruptible_all(&twtrace_rings[cpu].wq);
+}
+
+void twtrace_ring_exit(void)
+{
+	ring_buffer_free(twtrace_rb);
+	twtrace_rb = NULL;
+	kfree(twtrace_rings);
+	twtrace_rings = NULL;
+}
+
+/* Called from probes, on the CPU whose ring gets the record. */
+void twtrace_ring_emit(struct twtrace_record *rec)
+{
+	struct twtrace_ring *r;
+
+	if (!READ_ONCE(twtrace_recording))
+		return;
+	r = &twtrace_rings[smp_processor_id()];
+	rec->magic = TWTRACE_MAGIC;
+	rec->abi = TWTRACE_ABI_VERSION;
+	rec->seq = r->seq++;
+	twtrace_count(TWTRACE_C_RECORDS);
+	if (ring_buffer_write(twtrace_rb, sizeof(*rec), rec)) {
+		WRITE_ONCE(r->dropped, r->dropped + 1);
+		return;
+	}
+	if (wq_has_sleeper(&r->wq))
+		irq_work_queue(&r->wake);
+}
+
+u64 twtrace_ring_lost_cpu(int cpu)
+{
+	struct twtrace_ring *r = &twtrace_rings[cpu];
+
+	return READ_ONCE(r->dropped) +
+	       ring_buffer_overrun_cpu(twtrace_rb, cpu) - r->overrun_base;
+}
+
+void twtrace_ring_reset_lost(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		WRITE_ONCE(twtrace_rings[cpu].dropped, 0);
+		twtrace_rings[cpu].overrun_base =
+			ring_buffer_overrun_cpu(twtrace_rb, cpu);
+	}
+}
+
+int twtrace_ring_resize(unsigned int kb)
+{
+	int ret = ring_buffer_resize(twtrace_rb, (unsigned long)kb << 10,
+				     RING_BUFFER_ALL_CPUS);
+
+	return ret < 0 ? ret : 0;
+}
+
+void twtrace_ring_set_overwrite(bool on)
+{
+	ring_buffer_change_overwrite(twtrace_rb, on);
+	WRITE_ONCE(twtrace_overwrite_on, on);
+}
+
+bool twtrace_ring_overwrite(void)
+{
+	return READ_ONCE(twtrace_overwrite_on);
+}
+
+static int ring_cpu(struct file *file)
+{
+	return (long)file->private_data;
+}
+
+static bool ring_ready(int cpu)
+{
+	return READ_ONCE(twtrace_dying) || !ring_buffer_empty_cpu(twtrace_rb, cpu);
+}
+
+/* Whole records only; blocks until there is one unless O_NONBLOCK. */
+static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
+			loff_t *ppos)
+{
+	int cpu = ring_cpu(file);
+	struct twtrace_ring *r = &twtrace_rings[cpu];
+	struct twtrace_record rec;
+	struct ring_buffer_event *ev;
+	size_t done = 0;
+	int ret;
+
+	if (count < sizeof(rec))
+		return -EINVAL;
+
+	for (;;) {
+		if (mutex_lock_interruptible(&r->read_lock))
+			return -ERESTARTSYS;
+		while (done + sizeof(rec) <= count) {
+			ev = ring_buffer_consume(twtrace_rb, cpu, NULL, NULL);
+			if (!ev)
+				break;
+			memcpy(&rec, ring_buffer_event_data(ev), sizeof(rec));
+			if (copy_to_user(ubuf + done, &rec, sizeof(rec))) {
+				mutex_unlock(&r->read_lock);
+				return done ? done : -EFAULT;
+			}
+			done += sizeof(rec);
+		}
+		mutex_unlock(&r->read_lock);
+		if (done)
+			return done;
+		if (READ_ONCE(twtrace_dying))
+			return 0;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(r->wq, ring_ready(cpu));
+		if (ret)
+			return ret;
+	}
+}
+
+static __poll_t cpu_poll(struct file *file, poll_table *wait)
+{
+	int cpu = ring_cpu(file);
+
+	poll_wait(file, &twtrace_rings[cpu].wq, wait);
+	return ring_ready(cpu) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static int cpu_open(struct inode *inode, struct file *file)
+{
+	file->private_data = inode->i_private;
+	return nonseekable_open(inode, file);
+}
+
+static const struct file_operations cpu_fops = {
+	.owner		= THIS_MODULE,
+	.open		= cpu_open,
+	.read		= cpu_read,
+	.poll		= cpu_poll,
+};
+
+int twtrace_ring_debugfs(struct dentry *dir)
+{
+	char name[16];
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		snprintf(name, sizeof(name), "cpu%d", cpu);
+		debugfs_create_file(name, 0400, dir, (void *)(long)cpu,
+				    &cpu_fops);
+	}
+	return 0;
+}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twtrace: the live table, one entry per TIME_WAIT socket born while the
+ * module is loaded, keyed by the tw pointer (rhashtable).
+ *
+ * Entries are inserted at birth and removed at the death (or, if the kill
+ * was missed, at the final free); they are freed after an RCU grace period
+ * so probes and the "live" file may look at them under rcu_read_lock().
+ * The tw pointer never leaves the kernel: readers see the entry's id.
+ */
+#include <linux/atomic.h>
+#include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
+#include <net/inet_timewait_sock.h>
+#include <net/net_namespace.h>
+
+#include "compat.h"
+#include "twtrace.h"
+
+static struct rhashtable twtrace_table;
+static struct kmem_cache *twtrace_tw_cache;
+static atomic_t twtrace_tracked = ATOMIC_INIT(0);
+static atomic64_t twtrace_next_id = ATOMIC64_INIT(0);
+
+static const struct rhashtable_params twtrace_table_params = {
+	.key_len		= sizeof(const struct inet_timewait_sock *),
+	.key_offset		= offsetof(struct twtrace_tw, tw),
+	.head_offset		= offsetof(struct twtrace_tw, node),
+	.automatic_shrinking	= true,
+};
+
+int twtrace_table_init(void)
+{
+	int ret;
+
+	twtrace_tw_cache = KMEM_CACHE(twtrace_tw, 0);
+	if (!twtrace_tw_cache)
+		return -ENOMEM;
+	ret = rhashtable_init(&twtrace_table, &twtrace_table_params);
+	if (ret)
+		goto err_cache;
+	return 0;
+
+err_cache:
+	kmem_cache_destroy(twtrace_tw_cache);
+	return ret;
+}
+
+static void twtrace_tw_free(void *ptr, void *arg)
+{
+	kmem_cache_free(twtrace_tw_cache, ptr);
+}
+
+static void twtrace_tw_free_rcu(struct rcu_head *head)
+{
+	twtrace_tw_free(container_of(head, struct twtrace_tw, rcu), NULL);
+}
+
+/* After the probes are gone: nothing can reach the table any more. */
+void twtrace_table_exit(void)
+{
+	rhashtable_free_and_destroy(&twtrace_table, twtrace_tw_free, NULL);
+	rcu_barrier();	/* entries removed by probes, freed by call_rcu() */
+	kmem_cache_destroy(twtrace_tw_cache);
+}
+
+/* Caller holds rcu_read_lock(). */
+struct twtrace_tw *twtrace_table_lookup(const struct inet_timewait_sock *tw)
+{
+	return rhashtable_lookup(&twtrace_table, &tw, twtrace_table_params);
+}
+
+void twtrace_table_remove(struct twtrace_tw *e)
+{
+	/* Only the one who unlinks it frees it. */
+	if (rhashtable_remove_fast(&twtrace_table, &e->node,
+				   twtrace_table_params))
+		return;
+	atomic_dec(&twtrace_tracked);
+	call_rcu(&e->rcu, twtrace_tw_free_rcu);
+}
+
+/*
+ * A new entry for @tw, or NULL (counted as untracked) when the table is at
+ * its bound or memory is short.  Caller holds rcu_read_lock().
+ */
+struct twtrace_tw *twtrace_table_insert(const struct inet_timewait_sock *tw,
+					u64 now, u8 substate)
+{
+	struct twtrace_tw *e, *old;
+
+	if (atomic_inc_return(&twtrace_tracked) > READ_ONCE(twtrace_max_tracked))
+		goto untracked;
+	e = kmem_cache_alloc(twtrace_tw_cache, GFP_ATOMIC | __GFP_NOWARN);
+	if (!e)
+		goto untracked;
+	e->tw = tw;
+	e->id = atomic64_inc_return(&twtrace_next_id);
+	e->birth_ns = now;
+	e->fin_wait2_ns = 0;
+	e->rearms = 0;
+	e->substate = substate;
+	e->pending = 0;
+
+	old = rhashtable_lookup_get_insert_fast(&twtrace_table, &e->node,
+						twtrace_table_params);
+	if (!old)
+		return e;
+	if (!IS_ERR(old)) {
+		/* A stale entry: its tw died unseen and the slab reused it. */
+		twtrace_table_remove(old);
+		if (!rhashtable_insert_fast(&twtrace_table, &e->node,
+					    twtrace_table_params))
+			return e;
+	}
+	kmem_cache_free(twtrace_tw_cache, e);
+untracked:
+	atomic_dec(&twtrace_tracked);
+	twtrace_count(TWTRACE_C_UNTRACKED);
+	return NULL;
+}
+
+unsigned int twtrace_table_count(void)
+{
+	return atomic_read(&twtrace_tracked);
+}
+
+static void show_addr(struct seq_file *m, const struct twtrace_record *r,
+		      const u8 *addr, u16 port)
+{
+	if (r->family == 6)
+		seq_printf(m, " [%pI6c]:%u", addr, port);
+	else
+		seq_printf(m, " %pI4:%u", addr, port);
+}
+
+/*
+ * The "live" file.  The tw memory is SLAB_TYPESAFE_BY_RCU (TCP's slab), so
+ * reading it under RCU is safe even if it dies meanwhile.
+ */
+int twtrace_live_show(struct seq_file *m, void *unused)
+{
+	struct rhashtable_iter iter;
+	struct twtrace_record r;
+	struct twtrace_tw *e;
+	u64 now = ktime_get_ns();
+
+	seq_puts(m, "# id netns family local remote substate age_ns rearms\n");
+	rhashtable_walk_enter(&twtrace_table, &iter);
+	rhashtable_walk_start(&iter);
+	while ((e = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(e))
+			continue;	/* -EAGAIN: a resize, keep walking */
+		twtrace_fill_tw(&r, e->tw, 0);
+		seq_printf(m, "%llu %u %u", e->id, r.netns, r.family);
+		show_addr(m, &r, r.saddr, r.sport);
+		show_addr(m, &r, r.daddr, r.dport);
+		seq_printf(m, " %s %llu %u\n",
+			   READ_ONCE(e->substate) == TWTRACE_SUBSTATE_FIN_WAIT2 ?
+			   "FIN_WAIT2" : "TIME_WAIT",
+			   now - e->birth_ns, READ_ONCE(e->rearms));
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+	return 0;
+}
