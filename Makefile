@@ -21,6 +21,7 @@ BUILD ?= $(TOP)/build
 KSFT_DIR := $(CACHE)/ksrc/tools/testing/selftests
 
 export TWTRACE_CACHE := $(CACHE)
+export TWTRACE_BUILD := $(BUILD)
 
 CC ?= gcc
 READER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -I$(TOP)/include/uapi

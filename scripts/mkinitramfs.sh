@@ -67,7 +67,8 @@ make -s --no-print-directory -C "$top/selftests" KSFT_DIR="$ksft" \
 	echo "mkinitramfs: no tests to install" >&2
 	exit 1
 }
-[ -x "$top/scripts/demo-guest.sh" ] &&
-	install -m 0755 "$top/scripts/demo-guest.sh" "$root/opt/twtrace/demo.sh"
+# Demo mode runs this script (TWTRACE_GUEST_SCRIPT: any script of yours).
+install -m 0755 "${TWTRACE_GUEST_SCRIPT:-$top/scripts/demo-guest.sh}" \
+	"$root/opt/twtrace/demo.sh"
 
 (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$out"

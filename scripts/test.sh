@@ -3,7 +3,8 @@
 #
 # Run the twtrace kselftest suite in QEMU on each target kernel and print a
 # line per kernel and an overall "N passed, N failed, N skipped" line.
-# Console logs and KTAP land in build/results/<series>/.
+# The kernels boot concurrently (each QEMU runs single-threaded TCG, one
+# host core each).  Console logs and KTAP land in build/results/<series>/.
 #
 # Usage: scripts/test.sh SERIES...
 
@@ -15,29 +16,50 @@ build=${TWTRACE_BUILD:-$top/build}
 tmo=${TWTRACE_QEMU_TIMEOUT:-1500}
 extra=${TWTRACE_CMDLINE:-}
 
-tp=0 tf=0 ts=0
-summary=()
-for s in "$@"; do
+# One kernel: build its initramfs, boot it, judge it.  Writes OUT/verdict
+# (the verdict's text) and OUT/counts ("passed failed skipped").
+run_kernel() {
+	local s=$1 rel out start qrc
+
 	rel=$(cat "$cache/kernels/$s/release")
 	out=$build/results/$s
 	mkdir -p "$out"
-	echo "== $s ($rel): building initramfs"
+	rm -f "$out/verdict" "$out/counts"
 	if ! bash "$top/scripts/mkinitramfs.sh" "$s" "$out/initramfs.cpio.gz" test; then
-		summary+=("$s ($rel): 0 passed, 1 failed, 0 skipped (initramfs build failed)")
-		tf=$(( tf + 1 ))
-		continue
+		echo "$s ($rel): 0 passed, 1 failed, 0 skipped" >"$out/verdict"
+		echo "  FAIL: initramfs build failed" >>"$out/verdict"
+		echo "0 1 0" >"$out/counts"
+		return
 	fi
-	echo "== $s ($rel): booting QEMU (TCG, timeout ${tmo}s)"
 	start=$(date +%s)
-	bash "$top/scripts/run-qemu.sh" "$s" "$out/initramfs.cpio.gz" "$out" "$tmo" "$extra"
+	bash "$top/scripts/run-qemu.sh" "$s" "$out/initramfs.cpio.gz" "$out" \
+		"$tmo" "$extra"
 	qrc=$?
-	echo "== $s ($rel): guest ran $(( $(date +%s) - start ))s"
-	line=$(bash "$top/scripts/verdict.sh" "$s ($rel)" "$out" "$qrc")
-	echo "$line"
-	read -r p f k <"$out/counts"
+	bash "$top/scripts/verdict.sh" "$s ($rel)" "$out" "$qrc" >"$out/verdict"
+	echo "  guest ran $(( $(date +%s) - start ))s; logs: $out/console.log $out/ktap.txt" \
+		>>"$out/verdict"
+}
+
+pids=()
+for s in "$@"; do
+	echo "== $s: booting $(cat "$cache/kernels/$s/release") in QEMU (TCG, timeout ${tmo}s)"
+	run_kernel "$s" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+
+tp=0 tf=0 ts=0
+summary=()
+for s in "$@"; do
+	out=$build/results/$s
+	cat "$out/verdict" 2>/dev/null || echo "$s: no verdict"
+	if [ -f "$out/counts" ]; then
+		read -r p f k <"$out/counts"
+	else
+		p=0 f=1 k=0
+	fi
 	tp=$(( tp + p )) tf=$(( tf + f )) ts=$(( ts + k ))
-	summary+=("$(echo "$line" | head -n 1)")
-	echo "   logs: $out/console.log $out/ktap.txt"
+	summary+=("$(head -n 1 "$out/verdict" 2>/dev/null || echo "$s: 0 passed, 1 failed, 0 skipped")")
 done
 
 echo
