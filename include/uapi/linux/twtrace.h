@@ -154,6 +154,22 @@ struct twtrace_record {
 };
 
 /*
+ * A recording ("twtrace stream -o FILE"): this header, then whole records
+ * exactly as read from the cpuN files, in the order the reader emitted them.
+ */
+#define TWTRACE_FILE_MAGIC	"TWTRACE\n"
+
+struct twtrace_file_header {
+	char  magic[8];		/* TWTRACE_FILE_MAGIC, no NUL */
+	__u32 abi;		/* TWTRACE_ABI_VERSION of the records */
+	__u32 record_size;	/* sizeof(struct twtrace_record) */
+	__u32 ncpus;		/* cpuN files the recording read */
+	__u32 __reserved;
+	__u64 start_ns;		/* CLOCK_MONOTONIC at the start */
+	__u64 start_realtime_ns; /* CLOCK_REALTIME at the same moment */
+};
+
+/*
  * The "stats" file: one "name value" line per counter, in this order:
  *
  *   births, rearms, death_<reason> for every death reason,
