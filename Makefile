@@ -8,6 +8,8 @@
 #                        suite in QEMU on every target kernel
 #   make demo            boot 6.12 in QEMU and show twtrace on real traffic
 #   make KERNELS=6.12 test    one kernel only
+#   make reader-test     the reader's host tests (no VM), also run by test
+#   make install         the reader and its man page (PREFIX, DESTDIR)
 #
 # Kernel headers, images and the kselftest harness live in the git-ignored
 # .cache/ (scripts/install-deps.sh), build output in build/.
@@ -26,10 +28,21 @@ export TWTRACE_BUILD := $(BUILD)
 CC ?= gcc
 READER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -I$(TOP)/include/uapi
 READER_LDFLAGS := -static
+READER_SRCS := $(wildcard userspace/*.c)
+READER_DEPS := $(READER_SRCS) userspace/reader.h include/uapi/linux/twtrace.h
+# The host tests run the reader built with sanitizers too.
+ASAN_CFLAGS := -O1 -g -Wall -Wextra -Werror -std=gnu11 \
+	-I$(TOP)/include/uapi -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
 
 MODULE_SRCS := Kbuild $(wildcard module/*.c module/*.h include/uapi/linux/*.h)
 
-.PHONY: all deps modules reader selftests test demo clean distclean
+.PHONY: all deps modules reader reader-test selftests test demo install \
+	uninstall clean distclean
 
 all: modules reader selftests
 
@@ -51,9 +64,31 @@ $(CACHE)/kernels/%/release:
 
 reader: $(BUILD)/twtrace
 
-$(BUILD)/twtrace: userspace/twtrace.c include/uapi/linux/twtrace.h
+$(BUILD)/twtrace: $(READER_DEPS)
 	@mkdir -p $(BUILD)
-	$(CC) $(READER_CFLAGS) -o $@ $< $(READER_LDFLAGS)
+	$(CC) $(READER_CFLAGS) -o $@ $(READER_SRCS) $(READER_LDFLAGS)
+
+$(BUILD)/twtrace-asan: $(READER_DEPS)
+	@mkdir -p $(BUILD)
+	$(CC) $(ASAN_CFLAGS) -o $@ $(READER_SRCS)
+
+$(BUILD)/reader-test/mkrec: userspace/tests/mkrec.c include/uapi/linux/twtrace.h
+	@mkdir -p $(BUILD)/reader-test
+	$(CC) $(READER_CFLAGS) -o $@ $<
+
+# Host tests of the reader on generated records and fake module files:
+# no VM, a few seconds.
+reader-test: $(BUILD)/twtrace $(BUILD)/twtrace-asan $(BUILD)/reader-test/mkrec
+	@bash userspace/tests/run.sh $(BUILD)/reader-test/mkrec \
+		$(BUILD)/twtrace $(BUILD)/twtrace-asan
+
+install: $(BUILD)/twtrace
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/twtrace $(DESTDIR)$(SBINDIR)/twtrace
+	install -m 0644 userspace/twtrace.8 $(DESTDIR)$(MANDIR)/man8/twtrace.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/twtrace $(DESTDIR)$(MANDIR)/man8/twtrace.8
 
 selftests: $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(BUILD)/selftests
@@ -64,6 +99,7 @@ $(KSFT_DIR)/kselftest_harness.h:
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory reader-test
 	@bash scripts/test.sh $(KERNELS)
 
 demo:

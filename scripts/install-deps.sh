@@ -25,7 +25,8 @@ series_list=${*:-6.1 6.12}
 
 host_pkgs=(build-essential gcc-12 make bc flex bison kmod cpio gzip xz-utils
 	   zstd perl python3 libelf-dev libssl-dev qemu-system-x86
-	   busybox-static linux-source-6.12 sparse rsync dwarves)
+	   busybox-static linux-source-6.12 sparse rsync dwarves jq
+	   prometheus)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -50,9 +51,18 @@ install_host_pkgs() {
 	[ ${#missing[@]} -eq 0 ] && return
 	apt_update
 	log "installing ${missing[*]}"
+	# We want promtool from the prometheus package, not a running server:
+	# policy-rc.d keeps apt from starting any service.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
+	rm -f /usr/sbin/policy-rc.d
+	trap - EXIT
 }
 
 # Newest ABI of a series, from the archive's package names.

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twtrace ls: the TIME_WAIT sockets alive now, with their age (like
+ * "ss -tan state time-wait", which shows the time left instead).
+ * twtrace probes: which kernel hooks are attached.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reader.h"
+
+struct tw_sock {
+	__u64 id;
+	__u32 netns;
+	int family;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	unsigned int sport;
+	unsigned int dport;
+	const char *substate;
+	__u64 age_ns;
+	__u64 rearms;
+};
+
+static void ls_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s ls [-j] [-x] [-4|-6] [-L PORTS] [-D PORTS] [-N NETNS]\n"
+		"\n"
+		"The TIME_WAIT sockets alive now that the module saw born, oldest first, with\n"
+		"their substate (FIN_WAIT2 or TIME_WAIT), rearms and age.\n"
+		"\n"
+		"  -4, -6       IPv4 or IPv6 only\n"
+		"  -L PORTS     local ports, e.g. 80,443,8000-8100\n"
+		"  -D PORTS     remote ports\n"
+		"  -N NETNS     network namespace: inode number, name under /run/netns, or path\n"
+		"  -x           also the network namespace and the module's socket id\n"
+		"  -j, --json   one JSON object per socket\n"
+		"  -h, --help\n",
+		prog);
+}
+
+/* "10.0.0.1:80" or "[2001:db8::1]:80". */
+static int parse_endpoint(char *s, int family, __u8 *addr,
+			  unsigned int *port)
+{
+	char *colon;
+	__u64 p;
+
+	memset(addr, 0, 16);
+	if (family == 6) {
+		if (*s != '[')
+			return -1;
+		colon = strstr(s, "]:");
+		if (!colon)
+			return -1;
+		*colon = '\0';
+		s++;
+		colon++;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		*colon = '\0';
+	}
+	if (inet_pton(family == 6 ? AF_INET6 : AF_INET, s, addr) != 1)
+		return -1;
+	if (parse_u64(colon + 1, &p) || p > 65535)
+		return -1;
+	*port = p;
+	return 0;
+}
+
+static int parse_sock(char **tok, struct tw_sock *t)
+{
+	__u64 v;
+
+	if (parse_u64(tok[0], &t->id) || parse_u64(tok[1], &v) ||
+	    v > 0xffffffffULL)
+		return -1;
+	t->netns = v;
+	if (!strcmp(tok[2], "4"))
+		t->family = 4;
+	else if (!strcmp(tok[2], "6"))
+		t->family = 6;
+	else
+		return -1;
+	if (parse_endpoint(tok[3], t->family, t->saddr, &t->sport) ||
+	    parse_endpoint(tok[4], t->family, t->daddr, &t->dport))
+		return -1;
+	if (!strcmp(tok[5], "TIME_WAIT"))
+		t->substate = "TIME_WAIT";
+	else if (!strcmp(tok[5], "FIN_WAIT2"))
+		t->substate = "FIN_WAIT2";
+	else
+		return -1;
+	if (parse_u64(tok[6], &t->age_ns) || parse_u64(tok[7], &t->rearms))
+		return -1;
+	return 0;
+}
+
+static int cmp_age(const void *a, const void *b)
+{
+	const struct tw_sock *x = a, *y = b;
+
+	if (x->age_ns != y->age_ns)
+		return x->age_ns > y->age_ns ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The "live" file, filtered; *out freed by the caller. */
+static int read_live(const char *dir, const struct tw_filter *f,
+		     struct tw_sock **out, size_t *count)
+{
+	char *buf, *cur, *line, *tok[9];
+	struct tw_sock *v = NULL, *nv, t;
+	size_t n = 0, size = 0;
+	int rc, lineno = 0, n_tok;
+
+	if (tw_read_text(dir, "live", &buf, &rc))
+		return rc;
+	cur = buf;
+	rc = EXIT_OK;
+	while ((line = tw_next_line(&cur))) {
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		n_tok = tw_split(line, tok, 8);
+		if (!n_tok)
+			continue;
+		if (n_tok != 8 || parse_sock(tok, &t)) {
+			tw_err("%s/live: line %d: not 'id netns family local remote substate age_ns rearms'",
+			       dir, lineno);
+			rc = EXIT_DATA;
+			break;
+		}
+		if (!filter_tuple(f, t.family, t.sport, t.dport, t.netns))
+			continue;
+		if (n == size) {
+			size = size ? size * 2 : 256;
+			nv = realloc(v, size * sizeof(*v));
+			if (!nv) {
+				tw_err("out of memory");
+				rc = EXIT_ERR;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = t;
+	}
+	free(buf);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_age);
+	*out = v;
+	*count = n;
+	return EXIT_OK;
+}
+
+static void ls_json(const struct tw_sock *t)
+{
+	char a[64];
+
+	printf("{\"id\":%llu,\"netns\":%u,\"family\":%d,\"saddr\":", t->id,
+	       t->netns, t->family);
+	fmt_addr(a, sizeof(a), t->family, t->saddr);
+	json_str(stdout, a);
+	printf(",\"sport\":%u,\"daddr\":", t->sport);
+	fmt_addr(a, sizeof(a), t->family, t->daddr);
+	json_str(stdout, a);
+	printf(",\"dport\":%u,\"substate\":\"%s\",\"age_ns\":%llu,\"rearms\":%llu}\n",
+	       t->dport, t->substate, t->age_ns, t->rearms);
+}
+
+#define LS_COLS	7
+
+static void ls_row(const int *w, bool ext, char (*c)[64])
+{
+	struct tw_line l;
+	int i;
+
+	line_init(&l);
+	for (i = 0; i < LS_COLS; i++) {
+		if (!ext && (i == 1 || i == 2))
+			continue;
+		/* numbers right, names left */
+		line_put(&l, w[i], i == 1 || i == 2 || i >= 5, c[i]);
+	}
+	line_out(&l, stdout);
+}
+
+static void ls_fill(const struct tw_sock *t, char (*c)[64])
+{
+	snprintf(c[0], 64, "%s", t->substate);
+	snprintf(c[1], 64, "%u", t->netns);
+	snprintf(c[2], 64, "%llu", t->id);
+	fmt_endpoint(c[3], 64, t->family, t->saddr, t->sport);
+	fmt_endpoint(c[4], 64, t->family, t->daddr, t->dport);
+	snprintf(c[5], 64, "%llu", t->rearms);
+	fmt_ms(c[6], 64, t->age_ns);
+}
+
+/* ss-like: columns as wide as their widest value. */
+static void ls_text(const struct tw_sock *v, size_t n, bool ext)
+{
+	static const char *const head[LS_COLS] = {
+		"State", "Netns", "Id", "Local Address:Port",
+		"Peer Address:Port", "Rearms", "Age(ms)"
+	};
+	char c[LS_COLS][64];
+	int w[LS_COLS], i, len;
+	size_t k;
+
+	for (i = 0; i < LS_COLS; i++)
+		w[i] = strlen(head[i]);
+	for (k = 0; k < n; k++) {
+		ls_fill(&v[k], c);
+		for (i = 0; i < LS_COLS; i++) {
+			len = strlen(c[i]);
+			if (len > w[i])
+				w[i] = len;
+		}
+	}
+	for (i = 0; i < LS_COLS; i++)
+		snprintf(c[i], 64, "%s", head[i]);
+	ls_row(w, ext, c);
+	for (k = 0; k < n; k++) {
+		ls_fill(&v[k], c);
+		ls_row(w, ext, c);
+	}
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tw_filter f;
+	bool json = false, ext = false;
+	struct tw_sock *v = NULL;
+	const char *dir;
+	size_t n = 0, k;
+	int c, rc = EXIT_OK;
+
+	memset(&f, 0, sizeof(f));
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":46L:D:N:jxh", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case '4':
+		case '6':
+			f.family_set = true;
+			f.family[c - '0'] = true;
+			break;
+		case 'L':
+		case 'D':
+			if (filter_ports(c == 'L' ? &f.lports : &f.dports,
+					 optarg, c == 'L' ? "-L" : "-D"))
+				rc = usage_err(ls_usage, "bad filter");
+			break;
+		case 'N':
+			if (filter_netns(&f, optarg))
+				rc = usage_err(ls_usage, "bad filter");
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'x':
+			ext = true;
+			break;
+		case 'h':
+			ls_usage(stdout);
+			filter_free(&f);
+			return EXIT_OK;
+		default:
+			rc = opt_err(c, argv, ls_usage);
+		}
+		if (rc)
+			goto out;
+	}
+	if (optind < argc) {
+		rc = usage_err(ls_usage, "unexpected argument '%s'",
+			       argv[optind]);
+		goto out;
+	}
+	dir = tw_dir(&rc);
+	if (!dir)
+		goto out;
+	rc = tw_check_abi(dir);
+	if (rc)
+		goto out;
+	rc = read_live(dir, &f, &v, &n);
+	if (rc)
+		goto out;
+	if (json)
+		for (k = 0; k < n; k++)
+			ls_json(&v[k]);
+	else
+		ls_text(v, n, ext);
+	if (fflush(stdout) == EOF) {
+		tw_err("standard output: write error");
+		rc = EXIT_ERR;
+	}
+out:
+	free(v);
+	filter_free(&f);
+	return rc;
+}
+
+static void probes_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s probes [-j]\n"
+		"\n"
+		"The kernel hooks the module uses: attached or not, hits, and hits the kernel\n"
+		"missed. Exits 1 if any hook is not attached.\n"
+		"\n"
+		"  -j, --json   one JSON object per hook\n"
+		"  -h, --help\n",
+		prog);
+}
+
+struct probe {
+	char *symbol;
+	bool attached;
+	__u64 hits, missed;
+};
+
+static int read_probes(const char *dir, char **buf, struct probe *p, int max,
+		       int *count)
+{
+	char *cur, *line, *tok[5];
+	int rc, n = 0, lineno = 0;
+
+	if (tw_read_text(dir, "probes", buf, &rc))
+		return rc;
+	cur = *buf;
+	while ((line = tw_next_line(&cur))) {
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		rc = tw_split(line, tok, 4);
+		if (!rc)
+			continue;
+		if (n == max) {
+			tw_err("%s/probes: more than %d hooks", dir, max);
+			return EXIT_DATA;
+		}
+		if (rc != 4 || (strcmp(tok[1], "yes") && strcmp(tok[1], "no")) ||
+		    parse_u64(tok[2], &p[n].hits) ||
+		    parse_u64(tok[3], &p[n].missed)) {
+			tw_err("%s/probes: line %d: not 'symbol yes|no hits missed'",
+			       dir, lineno);
+			return EXIT_DATA;
+		}
+		p[n].symbol = tok[0];
+		p[n].attached = !strcmp(tok[1], "yes");
+		n++;
+	}
+	if (!n) {
+		tw_err("%s/probes: no hooks listed", dir);
+		return EXIT_DATA;
+	}
+	*count = n;
+	return EXIT_OK;
+}
+
+int cmd_probes(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct probe p[64];
+	char *buf = NULL, num[2][24];
+	bool json = false;
+	int c, rc, n = 0, i, w = 6, missing = 0;
+	__u64 missed = 0;
+	struct tw_line l;
+	const char *dir;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			probes_usage(stdout);
+			return EXIT_OK;
+		default:
+			return opt_err(c, argv, probes_usage);
+		}
+	}
+	if (optind < argc)
+		return usage_err(probes_usage, "unexpected argument '%s'",
+				 argv[optind]);
+	dir = tw_dir(&rc);
+	if (!dir)
+		return rc;
+	rc = tw_check_abi(dir);
+	if (rc)
+		return rc;
+	rc = read_probes(dir, &buf, p, 64, &n);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		if ((int)strlen(p[i].symbol) > w)
+			w = strlen(p[i].symbol);
+	if (!json) {
+		line_init(&l);
+		line_put(&l, w, false, "SYMBOL");
+		line_put(&l, 8, false, "ATTACHED");
+		line_put(&l, 12, true, "HITS");
+		line_put(&l, 8, true, "MISSED");
+		line_out(&l, stdout);
+	}
+	for (i = 0; i < n; i++) {
+		missing += !p[i].attached;
+		missed += p[i].missed;
+		if (json) {
+			printf("{\"symbol\":");
+			json_str(stdout, p[i].symbol);
+			printf(",\"attached\":%s,\"hits\":%llu,\"missed\":%llu}\n",
+			       p[i].attached ? "true" : "false", p[i].hits,
+			       p[i].missed);
+			continue;
+		}
+		snprintf(num[0], sizeof(num[0]), "%llu", p[i].hits);
+		snprintf(num[1], sizeof(num[1]), "%llu", p[i].missed);
+		line_init(&l);
+		line_put(&l, w, false, p[i].symbol);
+		line_put(&l, 8, false, p[i].attached ? "yes" : "no");
+		line_put(&l, 12, true, num[0]);
+		line_put(&l, 8, true, num[1]);
+		line_out(&l, stdout);
+	}
+	if (fflush(stdout) == EOF) {
+		tw_err("standard output: write error");
+		free(buf);
+		return EXIT_ERR;
+	}
+	if (missed)
+		tw_err("note: the kernel missed %llu probe hits (kprobe reentrancy): those events are in no counter",
+		       missed);
+	rc = EXIT_OK;
+	if (missing) {
+		fflush(stdout);
+		fprintf(stderr, "%s: %d hook%s not attached:", prog, missing,
+			missing == 1 ? "" : "s");
+		for (i = 0; i < n; i++)
+			if (!p[i].attached)
+				fprintf(stderr, " %s", p[i].symbol);
+		fprintf(stderr,
+			" (the kernel log says why: dmesg | grep twtrace)\n");
+		rc = EXIT_ERR;
+	}
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * twtrace reader: interfaces between the reader's files.
+ *
+ * The record layout, the names and the file formats come from the uapi
+ * header <linux/twtrace.h> only; nothing here repeats them.
+ */
+#ifndef _TWTRACE_READER_H
+#define _TWTRACE_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <linux/types.h>
+#include <linux/twtrace.h>
+
+/* Exit codes, documented in twtrace.8. */
+#define EXIT_OK		0
+#define EXIT_ERR	1	/* cannot read the module; probes not attached */
+#define EXIT_USAGE	2	/* bad command, option, filter or argument */
+#define EXIT_DATA	3	/* ABI mismatch, corrupt or truncated input */
+#define EXIT_LOST	4	/* stream: records were lost, output incomplete */
+
+#define DEBUGFS_MOUNT	"/sys/kernel/debug"
+#define TW_PATH_MAX	4096
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define TW_ATTR(x)	__attribute__((x))
+#define __printf(a, b)	TW_ATTR(format(printf, a, b))
+
+extern const char *prog;
+
+void __printf(1, 2) tw_err(const char *fmt, ...);
+
+/* Usage errors: the message, then the command's usage, on stderr. */
+int __printf(2, 3) usage_err(void (*usage)(FILE *f), const char *fmt, ...);
+int opt_err(int c, char **argv, void (*usage)(FILE *f));
+
+/* Name tables, expanded from the uapi X-macros. */
+extern const char *const tw_event_names[TWTRACE_EV_NR];
+extern const char *const tw_death_names[TWTRACE_DEATH_NR];
+extern const char *const tw_reuse_names[TWTRACE_REUSE_NR];
+extern const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR];
+
+int tw_name_index(const char *const *names, int n, const char *s);
+const char *tw_substate_name(unsigned int substate);
+const char *tw_reason_name(const struct twtrace_record *r);
+
+/* The module's directory and its text files. */
+const char *tw_dir(int *rc);
+int tw_open(const char *dir, const char *name, int flags, int *rc);
+int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
+int tw_check_abi(const char *dir);
+char *tw_next_line(char **cursor);
+int tw_split(char *line, char **tok, int max);
+
+/* The "stats" file. */
+struct tw_stats {
+	__u64 births;
+	__u64 rearms;
+	__u64 death[TWTRACE_DEATH_NR];
+	__u64 reuse[TWTRACE_REUSE_NR];
+	__u64 overflow[TWTRACE_OVERFLOW_NR];
+	__u64 born_before_load;
+	__u64 untracked;
+	__u64 live;
+	__u64 records;
+	__u64 lost;
+	__u64 probe_misses;
+	__u64 *lost_cpu;
+	int ncpus;
+};
+
+int tw_stats_read(const char *dir, struct tw_stats *st, bool quiet);
+void tw_stats_free(struct tw_stats *st);
+
+/* The "hist" file: log2 buckets, [2^b, 2^(b+1)) ns. */
+struct hist_data {
+	__u64 lifetime[TWTRACE_DEATH_NR][TWTRACE_HIST_BUCKETS];
+	__u64 reuse_age[TWTRACE_HIST_BUCKETS];
+};
+
+int hist_read(const char *dir, struct hist_data *h);
+
+/* Numbers and time. */
+int parse_u64(const char *s, __u64 *v);
+int parse_secs(const char *s, __u64 *ns);
+__u64 now_ns(int clock);
+void fmt_ms(char *buf, size_t len, __u64 ns);
+void fmt_hms(char *buf, size_t len, __u64 realtime_ns);
+
+/* Addresses: plain, or "addr:port" / "[addr]:port". */
+void fmt_addr(char *buf, size_t len, int family, const __u8 *addr);
+void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
+		  unsigned int port);
+
+/* JSON string, quoted and escaped. */
+void json_str(FILE *f, const char *s);
+
+/* Fixed-width columns that stay aligned when a value overflows. */
+struct tw_line {
+	char buf[1024];
+	size_t len;
+	size_t want;		/* where the next column should start */
+	bool first;
+};
+
+void line_init(struct tw_line *l);
+void line_put(struct tw_line *l, int width, bool right, const char *s);
+int line_out(struct tw_line *l, FILE *f);
+
+/* Client-side filters: -4 -6 -L -D -N -e -r. */
+struct tw_filter {
+	bool family_set;
+	bool family[7];			/* [4], [6] */
+	unsigned char *lports;		/* bitmap, NULL: any */
+	unsigned char *dports;
+	bool netns_set;
+	__u32 netns;
+	unsigned int events;		/* bit per event, 0: any */
+	bool reasons_set;
+	bool death[TWTRACE_DEATH_NR];
+	bool reuse[TWTRACE_REUSE_NR];
+	bool overflow[TWTRACE_OVERFLOW_NR];
+};
+
+int filter_ports(unsigned char **bitmap, const char *arg, const char *opt);
+int filter_netns(struct tw_filter *f, const char *arg);
+int filter_events(struct tw_filter *f, const char *arg);
+int filter_reasons(struct tw_filter *f, const char *arg);
+bool filter_tuple(const struct tw_filter *f, int family, unsigned int sport,
+		  unsigned int dport, __u32 netns);
+bool filter_record(const struct tw_filter *f, const struct twtrace_record *r);
+void filter_free(struct tw_filter *f);
+
+/* Records. */
+int record_check(const struct twtrace_record *r, char *why, size_t len);
+bool record_ns_known(__u64 ns);
+
+/* Commands. */
+int cmd_stream(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_hist(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_probes(int argc, char **argv);
+
+#endif /* _TWTRACE_READER_H */

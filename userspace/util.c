@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twtrace reader: messages, numbers, time, addresses, JSON and columns.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "reader.h"
+
+const char *prog = "twtrace";
+
+void tw_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int usage_err(void (*usage)(FILE *f), const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n\n", stderr);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* getopt_long() was called with opterr = 0 and a leading ':'. */
+int opt_err(int c, char **argv, void (*usage)(FILE *f))
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		return usage_err(usage, "option '%s' needs an argument", opt);
+	if (optopt && optopt < 256)
+		return usage_err(usage, "unknown option '-%c'", optopt);
+	return usage_err(usage, "unknown option '%s'", opt);
+}
+
+/* A whole decimal number, nothing else. */
+int parse_u64(const char *s, __u64 *v)
+{
+	__u64 n = 0;
+	unsigned int d;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = *s - '0';
+		if (n > (~0ULL - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	*v = n;
+	return 0;
+}
+
+/* Seconds, "2" or "0.25" (up to nanoseconds), into nanoseconds. */
+int parse_secs(const char *s, __u64 *ns)
+{
+	char whole[24], frac[10] = "000000000";
+	const char *dot = strchr(s, '.');
+	size_t wl = dot ? (size_t)(dot - s) : strlen(s);
+	__u64 w, f;
+
+	if (wl >= sizeof(whole) || (dot && (!dot[1] || strlen(dot + 1) > 9)))
+		return -1;
+	if (!wl && !dot)
+		return -1;
+	memcpy(whole, s, wl);
+	whole[wl] = '\0';
+	if (!wl)
+		snprintf(whole, sizeof(whole), "0");
+	if (dot)
+		memcpy(frac, dot + 1, strlen(dot + 1));
+	if (parse_u64(whole, &w) || parse_u64(frac, &f))
+		return -1;
+	if (w > 1000000000ULL)		/* 31 years is enough */
+		return -1;
+	*ns = w * 1000000000ULL + f;
+	return 0;
+}
+
+__u64 now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Nanoseconds as milliseconds with three decimals, rounded. */
+void fmt_ms(char *buf, size_t len, __u64 ns)
+{
+	__u64 us = ns / 1000 + (ns % 1000 >= 500);
+
+	snprintf(buf, len, "%llu.%03llu", us / 1000, us % 1000);
+}
+
+void fmt_hms(char *buf, size_t len, __u64 realtime_ns)
+{
+	time_t t = realtime_ns / 1000000000ULL;
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || !strftime(buf, len, "%H:%M:%S", &tm))
+		snprintf(buf, len, "??:??:??");
+}
+
+void fmt_addr(char *buf, size_t len, int family, const __u8 *addr)
+{
+	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+}
+
+void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
+		  unsigned int port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	fmt_addr(a, sizeof(a), family, addr);
+	if (family == 6)
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+}
+
+void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void line_init(struct tw_line *l)
+{
+	l->len = 0;
+	l->want = 0;
+	l->first = true;
+	l->buf[0] = '\0';
+}
+
+static void line_pad(struct tw_line *l, size_t to)
+{
+	while (l->len < to && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = ' ';
+	l->buf[l->len] = '\0';
+}
+
+/*
+ * Append a column of @width, left or right aligned, separated by a space.
+ * A value wider than its column pushes the rest of the line only as far as
+ * it must: the next columns take back the room as soon as they can.
+ */
+void line_put(struct tw_line *l, int width, bool right, const char *s)
+{
+	size_t n = strlen(s), start, end;
+
+	if (!l->first)
+		l->want++;
+	start = l->want;
+	if (!l->first && l->len >= start)
+		line_pad(l, l->len + 1);
+	else
+		line_pad(l, start);
+	end = start + width;
+	if (right && l->len + n < end)
+		line_pad(l, end - n);
+	if (n > sizeof(l->buf) - 1 - l->len)
+		n = sizeof(l->buf) - 1 - l->len;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	l->buf[l->len] = '\0';
+	l->want = end;
+	l->first = false;
+}
+
+int line_out(struct tw_line *l, FILE *f)
+{
+	while (l->len && l->buf[l->len - 1] == ' ')
+		l->buf[--l->len] = '\0';
+	fputs(l->buf, f);
+	return fputc('\n', f) == EOF ? -1 : 0;
+}
