@@ -53,16 +53,20 @@ install_host_pkgs() {
 	log "installing ${missing[*]}"
 	# We want promtool from the prometheus package, not a running server:
 	# policy-rc.d keeps apt from starting any service.
+	local policy=
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 0755 /usr/sbin/policy-rc.d
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 0755 "$policy"
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
-	rm -f /usr/sbin/policy-rc.d
-	trap - EXIT
+	if [ -n "$policy" ]; then
+		rm -f "$policy"
+		trap - EXIT
+	fi
 }
 
 # Newest ABI of a series, from the archive's package names.
