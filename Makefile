@@ -97,10 +97,15 @@ selftests: $(KSFT_DIR)/kselftest_harness.h
 $(KSFT_DIR)/kselftest_harness.h:
 	@bash scripts/install-deps.sh $(firstword $(KERNELS))
 
+# The reader's host tests first (their counts join the overall line), then
+# the kselftest suite in QEMU on every target kernel.
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory reader-test
-	@bash scripts/test.sh $(KERNELS)
+	@mkdir -p $(BUILD)/results
+	@$(MAKE) --no-print-directory reader-test 2>&1 | \
+		tee $(BUILD)/results/reader-test.log
+	@bash scripts/test.sh --host-log $(BUILD)/results/reader-test.log \
+		$(KERNELS)
 
 demo:
 	@bash scripts/install-deps.sh $(DEMO_KERNEL)

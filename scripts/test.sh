@@ -6,9 +6,17 @@
 # The kernels boot concurrently (each QEMU runs single-threaded TCG, one
 # host core each).  Console logs and KTAP land in build/results/<series>/.
 #
-# Usage: scripts/test.sh SERIES...
+# Usage: scripts/test.sh [--host-log FILE] SERIES...
+#   --host-log: the output of the host tests, whose closing
+#               "N passed, N failed" line joins the totals
 
 set -uo pipefail
+
+host_log=
+if [ "${1:-}" = --host-log ]; then
+	host_log=$2
+	shift 2
+fi
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TWTRACE_CACHE:-$top/.cache}
@@ -50,6 +58,16 @@ wait "${pids[@]}"
 
 tp=0 tf=0 ts=0
 summary=()
+if [ -n "$host_log" ]; then
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$host_log" | tail -n 1)
+	if [ -n "$line" ]; then
+		read -r p _ f _ <<<"${line//,/}"
+	else
+		p=0 f=1
+	fi
+	tp=$(( tp + p )) tf=$(( tf + f ))
+	summary+=("host (reader): $p passed, $f failed, 0 skipped")
+fi
 for s in "$@"; do
 	out=$build/results/$s
 	cat "$out/verdict" 2>/dev/null || echo "$s: no verdict"

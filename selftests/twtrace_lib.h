@@ -8,12 +8,17 @@
 #define TWTRACE_LIB_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,5 +239,952 @@ static inline int tw_conn_client_closes(int lfd, const struct sockaddr_in *addr)
 		usleep(20000);					\
 	__ok;							\
 })
+
+/*
+ * Everything below is for tests that follow single TIME_WAIT sockets
+ * through their life: the module's records, stats, hist and live files,
+ * the kernel's /proc/net/tcp rows, per-netns sysctls and a few socket
+ * helpers that work for both IPv4 and IPv6.
+ */
+
+#define TW_NAME(id, name)	name,
+
+/* The reasons' names, as the stats and hist files spell them. */
+static inline const char *tw_death_name(unsigned int r)
+{
+	static const char * const n[] = { TWTRACE_DEATH_REASONS(TW_NAME) };
+
+	return r < TWTRACE_DEATH_NR ? n[r] : "?";
+}
+
+static inline const char *tw_reuse_name(unsigned int r)
+{
+	static const char * const n[] = { TWTRACE_REUSE_REASONS(TW_NAME) };
+
+	return r < TWTRACE_REUSE_NR ? n[r] : "?";
+}
+
+static inline const char *tw_overflow_name(unsigned int r)
+{
+	static const char * const n[] = {
+		TWTRACE_OVERFLOW_REASONS(TW_NAME)
+	};
+
+	return r < TWTRACE_OVERFLOW_NR ? n[r] : "?";
+}
+
+/* The inode number of the caller's network namespace; 0 on error. */
+static inline unsigned int tw_netns_inum(void)
+{
+	char buf[64] = "";
+	unsigned int inum = 0;
+	ssize_t n = readlink("/proc/self/ns/net", buf, sizeof(buf) - 1);
+
+	if (n > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "net:[%u]", &inum) != 1)
+			inum = 0;
+	}
+	return inum;
+}
+
+/* Write @val to the file @path; 0 or -errno. */
+static inline int tw_write_str(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* The first line of @path, without its newline; 0 or -errno. */
+static inline int tw_read_str(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/*
+ * A sysctl of the caller's network namespace, by its /proc/sys path
+ * ("net/ipv4/tcp_tw_reuse"): /proc/sys/net is per netns.
+ */
+static inline int tw_sysctl_set(const char *name, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	return tw_write_str(path, val);
+}
+
+static inline long long tw_sysctl_get(const char *name)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	if (tw_read_str(path, buf, sizeof(buf)))
+		return -1;
+	return atoll(buf);
+}
+
+/* A control file of the module ("enable", "ring_kb", ...). */
+static inline int tw_ctl_set(const char *name, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TW_DIR "/%s", name);
+	return tw_write_str(path, val);
+}
+
+static inline int tw_ctl_str(const char *name, char *buf, size_t len)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TW_DIR "/%s", name);
+	return tw_read_str(path, buf, len);
+}
+
+static inline long long tw_ctl_get(const char *name)
+{
+	char buf[64];
+
+	if (tw_ctl_str(name, buf, sizeof(buf)))
+		return -1;
+	return atoll(buf);
+}
+
+/* ---- the stats file, all counters read at once ---- */
+
+#define TW_STATS_MAX	256
+
+struct tw_stats {
+	int n;
+	char name[TW_STATS_MAX][40];
+	long long val[TW_STATS_MAX];
+};
+
+static inline int tw_stats_read(struct tw_stats *s)
+{
+	FILE *f = fopen(TW_DIR "/stats", "r");
+	char line[256];
+	long long v;
+
+	s->n = 0;
+	if (!f)
+		return -errno;
+	while (s->n < TW_STATS_MAX && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%39s %lld", s->name[s->n], &v) != 2)
+			continue;
+		s->val[s->n++] = v;
+	}
+	fclose(f);
+	return s->n ? 0 : -ENODATA;
+}
+
+/* Counter @name; -1 if the module does not have it. */
+static inline long long tw_stats_get(const struct tw_stats *s,
+				     const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return s->val[i];
+	return -1;
+}
+
+/* @name grew by this much from @a to @b (LLONG_MIN if absent). */
+static inline long long tw_stats_delta(const struct tw_stats *a,
+				       const struct tw_stats *b,
+				       const char *name)
+{
+	long long x = tw_stats_get(a, name), y = tw_stats_get(b, name);
+
+	return x < 0 || y < 0 ? LLONG_MIN : y - x;
+}
+
+/* Growth of "<prefix><reason>" summed over every @prefix counter. */
+static inline long long tw_stats_delta_sum(const struct tw_stats *a,
+					   const struct tw_stats *b,
+					   const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	long long sum = 0;
+	int i;
+
+	for (i = 0; i < b->n; i++) {
+		if (strncmp(b->name[i], prefix, plen))
+			continue;
+		sum += tw_stats_delta(a, b, b->name[i]);
+	}
+	return sum;
+}
+
+/* ---- the hist file ---- */
+
+/* The log2 bucket of @ns, as the module's histograms count it. */
+static inline int tw_log2_bucket(unsigned long long ns)
+{
+	return ns ? 63 - __builtin_clzll(ns) : 0;
+}
+
+/*
+ * Sum of the counts of hist lines "<key> <bucket> <count>", where @key is
+ * "lifetime <reason>" or "reuse_age"; @bucket < 0 sums every bucket.
+ */
+static inline long long tw_hist_get(const char *key, int bucket)
+{
+	FILE *f = fopen(TW_DIR "/hist", "r");
+	size_t klen = strlen(key);
+	long long c, sum = 0;
+	char line[256];
+	int b;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ' ')
+			continue;
+		if (sscanf(line + klen, "%d %lld", &b, &c) != 2)
+			continue;
+		if (bucket < 0 || b == bucket)
+			sum += c;
+	}
+	fclose(f);
+	return sum;
+}
+
+/* All buckets of hist lines "<key> <bucket> <count>" into @out. */
+static inline int tw_hist_buckets(const char *key,
+				  long long out[TWTRACE_HIST_BUCKETS])
+{
+	FILE *f = fopen(TW_DIR "/hist", "r");
+	size_t klen = strlen(key);
+	char line[256];
+	long long c;
+	int b;
+
+	memset(out, 0, TWTRACE_HIST_BUCKETS * sizeof(out[0]));
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ' ')
+			continue;
+		if (sscanf(line + klen, "%d %lld", &b, &c) == 2 &&
+		    b >= 0 && b < TWTRACE_HIST_BUCKETS)
+			out[b] += c;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* ---- the binary records of the cpuN files ---- */
+
+#define TW_MAX_CPUS	64
+#define TW_REC_SIZE	((ssize_t)sizeof(struct twtrace_record))
+
+struct tw_rec {
+	struct twtrace_record r;
+	int cpu;
+};
+
+struct tw_recs {
+	struct tw_rec *v;		/* kept records, in reading order */
+	size_t n, cap;
+	unsigned int netns;		/* keep this netns only; 0: all */
+	long long nread;		/* records read, every netns */
+	long long cpu_read[TW_MAX_CPUS];
+	long long last_seq[TW_MAX_CPUS]; /* -1: none read yet */
+	long long seq_breaks[TW_MAX_CPUS]; /* seq != previous + 1 */
+	long long brk_prev[TW_MAX_CPUS];   /* the first break: after this */
+	long long brk_seq[TW_MAX_CPUS];    /* came this */
+	int brk_type[TW_MAX_CPUS];	   /* of this type */
+	long long bad;			/* bad magic/abi, partial reads */
+	int err;			/* first read error, -errno */
+};
+
+static inline void tw_recs_init(struct tw_recs *rs, unsigned int netns)
+{
+	int c;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->netns = netns;
+	for (c = 0; c < TW_MAX_CPUS; c++)
+		rs->last_seq[c] = -1;
+}
+
+static inline void tw_recs_free(struct tw_recs *rs)
+{
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = 0;
+	rs->cap = 0;
+}
+
+/* Forget what was counted and kept, but not the last seq per CPU. */
+static inline void tw_recs_clear(struct tw_recs *rs)
+{
+	int c;
+
+	rs->n = 0;
+	rs->nread = 0;
+	rs->bad = 0;
+	rs->err = 0;
+	for (c = 0; c < TW_MAX_CPUS; c++) {
+		rs->cpu_read[c] = 0;
+		rs->seq_breaks[c] = 0;
+	}
+}
+
+static inline void tw_recs_add(struct tw_recs *rs, int cpu,
+			       const struct twtrace_record *r, bool keep)
+{
+	void *p;
+
+	if (r->magic != TWTRACE_MAGIC || r->abi != TWTRACE_ABI_VERSION)
+		rs->bad++;
+	rs->nread++;
+	rs->cpu_read[cpu]++;
+	if (rs->last_seq[cpu] >= 0 &&
+	    r->seq != (unsigned long long)rs->last_seq[cpu] + 1 &&
+	    !rs->seq_breaks[cpu]++) {
+		rs->brk_prev[cpu] = rs->last_seq[cpu];
+		rs->brk_seq[cpu] = r->seq;
+		rs->brk_type[cpu] = r->type;
+	}
+	rs->last_seq[cpu] = r->seq;
+	if (!keep || (rs->netns && r->netns != rs->netns))
+		return;
+	if (rs->n == rs->cap) {
+		p = realloc(rs->v, (rs->cap * 2 + 64) * sizeof(*rs->v));
+		if (!p) {
+			rs->err = -ENOMEM;
+			return;
+		}
+		rs->v = p;
+		rs->cap = rs->cap * 2 + 64;
+	}
+	rs->v[rs->n].r = *r;
+	rs->v[rs->n].cpu = cpu;
+	rs->n++;
+}
+
+/* Read, without blocking, every record of cpu file @cpu. */
+static inline int tw_recs_read_cpu(struct tw_recs *rs, int cpu, bool keep)
+{
+	struct twtrace_record buf[32];
+	char path[64];
+	ssize_t n, i;
+	int fd, got = 0;
+
+	snprintf(path, sizeof(path), TW_DIR "/cpu%d", cpu);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno != EAGAIN && !rs->err)
+				rs->err = -errno;
+			break;
+		}
+		if (!n)
+			break;
+		if (n % TW_REC_SIZE)
+			rs->bad++;
+		for (i = 0; i < n / TW_REC_SIZE; i++)
+			tw_recs_add(rs, cpu, &buf[i], keep);
+		got += n / TW_REC_SIZE;
+	}
+	close(fd);
+	return got;
+}
+
+/* Number of cpuN files (highest N + 1). */
+static inline int tw_ncpus(void)
+{
+	char path[64];
+	int c, n = 0;
+
+	for (c = 0; c < TW_MAX_CPUS; c++) {
+		snprintf(path, sizeof(path), TW_DIR "/cpu%d", c);
+		if (!access(path, F_OK))
+			n = c + 1;
+	}
+	return n;
+}
+
+/*
+ * Read what every cpuN file holds now; keep the records of rs->netns
+ * (all with netns 0) unless @keep is false.  Records read, or -errno.
+ */
+static inline int __tw_recs_read(struct tw_recs *rs, bool keep)
+{
+	int c, n, got = 0, ncpus = tw_ncpus();
+
+	if (!ncpus)
+		return -ENOENT;
+	for (c = 0; c < ncpus; c++) {
+		n = tw_recs_read_cpu(rs, c, keep);
+		if (n < 0 && n != -ENOENT)
+			return n;
+		if (n > 0)
+			got += n;
+	}
+	return rs->err ? rs->err : got;
+}
+
+static inline int tw_recs_read(struct tw_recs *rs)
+{
+	return __tw_recs_read(rs, true);
+}
+
+/*
+ * Throw away whatever earlier tests left in the rings (records are
+ * consumed by reading), remembering each CPU's last seq.
+ */
+static inline int tw_recs_drain(struct tw_recs *rs)
+{
+	int ret = __tw_recs_read(rs, false);
+
+	tw_recs_clear(rs);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Does record @r match: @type, @reason (< 0: any), local port @sport and
+ * remote port @dport (0: any), tw id @id (0: any)?
+ */
+static inline bool tw_rec_match(const struct twtrace_record *r, int type,
+				int reason, unsigned int sport,
+				unsigned int dport, unsigned long long id)
+{
+	return r->type == type && (reason < 0 || r->reason == reason) &&
+	       (!sport || r->sport == sport) &&
+	       (!dport || r->dport == dport) && (!id || r->tw_id == id);
+}
+
+static inline int tw_recs_count(const struct tw_recs *rs, int type,
+				int reason, unsigned int sport,
+				unsigned int dport, unsigned long long id)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < rs->n; i++)
+		n += tw_rec_match(&rs->v[i].r, type, reason, sport, dport, id);
+	return n;
+}
+
+/* The last matching record, or NULL. */
+static inline const struct twtrace_record *
+tw_recs_find(const struct tw_recs *rs, int type, int reason,
+	     unsigned int sport, unsigned int dport, unsigned long long id)
+{
+	size_t i;
+
+	for (i = rs->n; i-- > 0;)
+		if (tw_rec_match(&rs->v[i].r, type, reason, sport, dport, id))
+			return &rs->v[i].r;
+	return NULL;
+}
+
+/* Keep reading until @n matching records are there or @secs passed. */
+static inline bool tw_recs_wait(struct tw_recs *rs, int n, int type,
+				int reason, unsigned int sport,
+				unsigned int dport, double secs)
+{
+	return tw_wait_until((tw_recs_read(rs),
+			      tw_recs_count(rs, type, reason, sport, dport,
+					    0) >= n), secs);
+}
+
+/* ---- addresses ---- */
+
+union tw_sa {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+	struct sockaddr_storage ss;
+};
+
+static inline socklen_t tw_sa_len(const union tw_sa *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(a->v6) : sizeof(a->v4);
+}
+
+static inline unsigned int tw_sa_port(const union tw_sa *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->v6.sin6_port :
+			 a->v4.sin_port);
+}
+
+static inline void tw_sa_set_port(union tw_sa *a, unsigned int port)
+{
+	if (a->sa.sa_family == AF_INET6)
+		a->v6.sin6_port = htons(port);
+	else
+		a->v4.sin_port = htons(port);
+}
+
+/* The address bytes (4 or 16, network order). */
+static inline const unsigned char *tw_sa_addr(const union tw_sa *a)
+{
+	if (a->sa.sa_family == AF_INET6)
+		return a->v6.sin6_addr.s6_addr;
+	return (const unsigned char *)&a->v4.sin_addr.s_addr;
+}
+
+static inline size_t tw_sa_addrlen(const union tw_sa *a)
+{
+	return a->sa.sa_family == AF_INET6 ? 16 : 4;
+}
+
+/* 4 or 6, as the module spells families. */
+static inline int tw_sa_fam(const union tw_sa *a)
+{
+	return a->sa.sa_family == AF_INET6 ? 6 : 4;
+}
+
+static inline int tw_sa_set(union tw_sa *a, int family, const char *ip,
+			    unsigned int port)
+{
+	memset(a, 0, sizeof(*a));
+	a->sa.sa_family = family;
+	tw_sa_set_port(a, port);
+	if (family == AF_INET6)
+		return inet_pton(AF_INET6, ip, &a->v6.sin6_addr) == 1 ? 0 : -1;
+	return inet_pton(AF_INET, ip, &a->v4.sin_addr) == 1 ? 0 : -1;
+}
+
+/* The loopback address of @family. */
+static inline const char *tw_lo(int family)
+{
+	return family == AF_INET6 ? "::1" : "127.0.0.1";
+}
+
+/* Same local and remote tuple in record @r as the sockaddrs given? */
+static inline bool tw_rec_tuple_is(const struct twtrace_record *r,
+				   const union tw_sa *local,
+				   const union tw_sa *remote)
+{
+	size_t len = tw_sa_addrlen(local);
+
+	return r->family == tw_sa_fam(local) &&
+	       r->sport == tw_sa_port(local) &&
+	       r->dport == tw_sa_port(remote) &&
+	       !memcmp(r->saddr, tw_sa_addr(local), len) &&
+	       !memcmp(r->daddr, tw_sa_addr(remote), len);
+}
+
+/* ---- the live file ---- */
+
+struct tw_live {
+	unsigned long long id, age_ns;
+	unsigned int netns, rearms;
+	int family;			/* 4 or 6 */
+	unsigned char laddr[16], raddr[16];
+	unsigned int lport, rport;
+	int substate;			/* 5, 6; -1 if the name is unknown */
+};
+
+/* "1.2.3.4:80" or "[::1]:80" into address bytes and port. */
+static inline int tw_parse_addrport(const char *s, int fam,
+				    unsigned char *addr, unsigned int *port)
+{
+	char buf[80], *colon;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	colon = strrchr(buf, ':');
+	if (!colon)
+		return -1;
+	*colon = '\0';
+	*port = atoi(colon + 1);
+	if (fam == 6) {
+		if (buf[0] != '[' || colon[-1] != ']')
+			return -1;
+		colon[-1] = '\0';
+		return inet_pton(AF_INET6, buf + 1, addr) == 1 ? 0 : -1;
+	}
+	memset(addr, 0, 16);
+	return inet_pton(AF_INET, buf, addr) == 1 ? 0 : -1;
+}
+
+/*
+ * The lines of the live file for @netns (0: every netns), the first @max
+ * into @v.  The number of lines, or -1 if the file is missing or a line
+ * does not parse.
+ */
+static inline int tw_live_read(struct tw_live *v, int max, unsigned int netns)
+{
+	char line[512], la[80], ra[80], st[32];
+	FILE *f = fopen(TW_DIR "/live", "r");
+	struct tw_live l;
+	int n = 0, bad = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		memset(&l, 0, sizeof(l));
+		if (sscanf(line, "%llu %u %d %79s %79s %31s %llu %u", &l.id,
+			   &l.netns, &l.family, la, ra, st, &l.age_ns,
+			   &l.rearms) != 8 ||
+		    tw_parse_addrport(la, l.family, l.laddr, &l.lport) ||
+		    tw_parse_addrport(ra, l.family, l.raddr, &l.rport)) {
+			bad++;
+			continue;
+		}
+		l.substate = !strcmp(st, "TIME_WAIT") ?
+			     TWTRACE_SUBSTATE_TIME_WAIT :
+			     !strcmp(st, "FIN_WAIT2") ?
+			     TWTRACE_SUBSTATE_FIN_WAIT2 : -1;
+		if (netns && l.netns != netns)
+			continue;
+		if (v && n < max)
+			v[n] = l;
+		n++;
+	}
+	fclose(f);
+	return bad ? -1 : n;
+}
+
+/* The live line of tw @id, or NULL. */
+static inline const struct tw_live *tw_live_find(const struct tw_live *v,
+						 int n, unsigned long long id)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].id == id)
+			return &v[i];
+	return NULL;
+}
+
+/* ---- the kernel's /proc/net/tcp and tcp6 ---- */
+
+struct tw_tcprow {
+	int family;			/* 4 or 6 */
+	unsigned char laddr[16], raddr[16];
+	unsigned int lport, rport;
+	unsigned int st;		/* TCP state; the substate for a TW */
+	unsigned int timer;		/* 3: a TIME_WAIT socket */
+	unsigned long when;		/* its time left, in USER_HZ ticks */
+};
+
+/* Hex words as /proc/net/tcp prints addresses (%08X of each u32). */
+static inline int tw_parse_hexaddr(const char *s, unsigned char *addr,
+				   int words)
+{
+	char w[9];
+	__u32 v;
+	int i;
+
+	if ((int)strlen(s) != words * 8)
+		return -1;
+	memset(addr, 0, 16);
+	for (i = 0; i < words; i++) {
+		memcpy(w, s + i * 8, 8);
+		w[8] = '\0';
+		v = strtoul(w, NULL, 16);
+		memcpy(addr + i * 4, &v, 4);
+	}
+	return 0;
+}
+
+/*
+ * The rows of /proc/net/tcp and /proc/net/tcp6 (the caller's netns),
+ * TIME_WAIT sockets only (timer 3) if @tw_only; the first @max into @v.
+ * The number of rows, or -1.
+ */
+static inline int tw_proc_tcp_read(struct tw_tcprow *v, int max, bool tw_only)
+{
+	static const char * const files[] = { "/proc/net/tcp",
+					      "/proc/net/tcp6" };
+	static const char fmt[] =
+		" %*d: %39[0-9A-F]:%x %39[0-9A-F]:%x %x %*x:%*x %x:%lx";
+	char line[512], la[40], ra[40];
+	struct tw_tcprow r;
+	int i, n = 0;
+	FILE *f;
+
+	for (i = 0; i < 2; i++) {
+		f = fopen(files[i], "r");
+		if (!f)
+			return -1;
+		while (fgets(line, sizeof(line), f)) {
+			memset(&r, 0, sizeof(r));
+			r.family = i ? 6 : 4;
+			if (sscanf(line, fmt, la, &r.lport, ra, &r.rport,
+				   &r.st, &r.timer, &r.when) != 7)
+				continue;
+			if (tw_parse_hexaddr(la, r.laddr, i ? 4 : 1) ||
+			    tw_parse_hexaddr(ra, r.raddr, i ? 4 : 1))
+				continue;
+			if (tw_only && r.timer != 3)
+				continue;
+			if (v && n < max)
+				v[n] = r;
+			n++;
+		}
+		fclose(f);
+	}
+	return n;
+}
+
+/* The TIME_WAIT row of the socket with this local and remote port. */
+static inline bool tw_proc_tw_find(unsigned int lport, unsigned int rport,
+				   struct tw_tcprow *out)
+{
+	struct tw_tcprow rows[256];
+	int i, n = tw_proc_tcp_read(rows, 256, true);
+
+	for (i = 0; i < n && i < 256; i++) {
+		if (rows[i].lport == lport && rows[i].rport == rport) {
+			if (out)
+				*out = rows[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- quiet: no left-overs of earlier tests' namespaces ---- */
+
+/* Is some process in the network namespace @inum? */
+static inline bool tw_netns_in_use(unsigned int inum)
+{
+	char path[300], buf[64], want[32];
+	bool found = false;
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(want, sizeof(want), "net:[%u]", inum);
+	d = opendir("/proc");
+	if (!d)
+		return true;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		n = readlink(path, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		found = !strcmp(buf, want);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The TIME_WAIT sockets of a namespace die when the namespace goes, a
+ * little after its last process (cleanup_net runs from a workqueue).
+ * Wait until the module tracks no socket of a namespace nobody is in, so
+ * that earlier tests' purges do not land in this test's figures.
+ */
+static inline bool tw_settle(double secs)
+{
+	double end = tw_now() + secs;
+	struct tw_live *v;
+	bool quiet;
+	int i, n;
+
+	v = calloc(4096, sizeof(*v));
+	if (!v)
+		return false;
+	do {
+		quiet = true;
+		n = tw_live_read(v, 4096, 0);
+		if (n < 0 || n > 4096)
+			quiet = false;
+		for (i = 0; quiet && i < n; i++)
+			if (!tw_netns_in_use(v[i].netns))
+				quiet = false;
+		if (!quiet)
+			usleep(50000);
+	} while (!quiet && tw_now() < end);
+	free(v);
+	return quiet;
+}
+
+/* ---- sockets, IPv4 and IPv6 alike ---- */
+
+/* A listening socket on @ip, any port; its address in @addr. */
+static inline int tw_listen(int family, const char *ip, union tw_sa *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd, one = 1;
+
+	if (tw_sa_set(addr, family, ip, 0))
+		return -EINVAL;
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, &addr->sa, tw_sa_len(addr)) || listen(fd, 128) ||
+	    getsockname(fd, &addr->sa, &len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* One accepted connection: client @c, server end @a. */
+struct tw_conn {
+	int c, a;
+	union tw_sa caddr;		/* the client's local address */
+	union tw_sa saddr;		/* the server's */
+};
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
+#endif
+
+/*
+ * Connect to @dst, listening on @lfd.  With @src, SO_REUSEADDR and bind
+ * to it first: a nonzero port makes the kernel take the bound-port path
+ * of connect(), port 0 only fixes the address (IP_BIND_ADDRESS_NO_PORT)
+ * and leaves the ephemeral-port path.  0, or -errno of the failing call
+ * (connect()'s EADDRNOTAVAIL in particular).
+ */
+static inline int tw_conn_open(struct tw_conn *k, int lfd,
+			       const union tw_sa *dst, const union tw_sa *src)
+{
+	socklen_t len = sizeof(k->caddr);
+	int one = 1, err;
+
+	k->c = -1;
+	k->a = -1;
+	k->saddr = *dst;
+	k->c = socket(dst->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (k->c < 0)
+		return -errno;
+	if (src) {
+		setsockopt(k->c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!tw_sa_port(src) && src->sa.sa_family == AF_INET)
+			setsockopt(k->c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+				   &one, sizeof(one));
+		if (bind(k->c, &src->sa, tw_sa_len(src)))
+			goto fail;
+	}
+	if (connect(k->c, &dst->sa, tw_sa_len(dst)))
+		goto fail;
+	if (getsockname(k->c, &k->caddr.sa, &len))
+		goto fail;
+	k->a = accept(lfd, NULL, NULL);
+	if (k->a < 0)
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	close(k->c);
+	k->c = -1;
+	return err;
+}
+
+/* Read @fd until EOF or error. */
+static inline void tw_drain_eof(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Client closes, server closes after EOF: the client's end is a TW. */
+static inline void tw_conn_close_client_first(struct tw_conn *k)
+{
+	close(k->c);
+	tw_drain_eof(k->a);
+	close(k->a);
+	k->c = -1;
+	k->a = -1;
+}
+
+/* The TCP state of socket @fd (TCP_INFO), -1 on error. */
+static inline int tw_tcp_state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return -1;
+	return ti.tcpi_state;
+}
+
+/*
+ * Client closes, the server keeps its end open: the client's end is a TW
+ * that stays in the FIN_WAIT2 substate (the server's FIN never comes).
+ *
+ * The server acks the FIN late (delayed ACK); if that ACK met the client
+ * inside close(), the kernel would keep a full orphan FIN_WAIT2 socket
+ * instead of a TW.  So: shutdown(), wait for FIN_WAIT2, then close(),
+ * which makes the TW at once.  0, or -ETIMEDOUT.
+ */
+static inline int tw_conn_close_client_only(struct tw_conn *k)
+{
+	bool ok;
+
+	shutdown(k->c, SHUT_WR);
+	tw_drain_eof(k->a);
+	ok = tw_wait_until(tw_tcp_state(k->c) == TWTRACE_SUBSTATE_FIN_WAIT2,
+			   5);
+	close(k->c);
+	k->c = -1;
+	return ok ? 0 : -ETIMEDOUT;
+}
+
+/* Server closes first: the server's end becomes the TW. */
+static inline void tw_conn_close_server_first(struct tw_conn *k)
+{
+	close(k->a);
+	tw_drain_eof(k->c);
+	close(k->c);
+	k->c = -1;
+	k->a = -1;
+}
+
+static inline void tw_conn_close(struct tw_conn *k)
+{
+	if (k->c >= 0)
+		close(k->c);
+	if (k->a >= 0)
+		close(k->a);
+	k->c = -1;
+	k->a = -1;
+}
+
+/* Wait until sockstat's tw of the caller's netns is @n. */
+static inline bool tw_wait_sockstat(long long n, double secs)
+{
+	return tw_wait_until(tw_sockstat_tw() == n, secs);
+}
 
 #endif /* TWTRACE_LIB_H */
