@@ -158,7 +158,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 				WRITE_ONCE(e->fin_wait2_ns, now - e->birth_ns);
 			WRITE_ONCE(e->substate, sub);
 			WRITE_ONCE(e->rearms, e->rearms + 1);
-			rec.rearms = e->rearms;
+			rec.rearms = min_t(u32, e->rearms, U16_MAX);
 		}
 	}
 	rec.tw_id = e ? e->id : 0;
@@ -232,7 +232,7 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 	if (e) {
 		life = now - e->birth_ns;
 		rec->tw_id = e->id;
-		rec->rearms = READ_ONCE(e->rearms);
+		rec->rearms = min_t(u32, READ_ONCE(e->rearms), U16_MAX);
 		rec->death.lifetime_ns = life;
 		rec->death.fin_wait2_ns = READ_ONCE(e->fin_wait2_ns);
 		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
@@ -299,6 +299,7 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 	if (e) {
 		memset(&rec, 0, sizeof(rec));
 		rec.type = TWTRACE_EV_DEATH;
+		rec.flags = TWTRACE_F_NO_TUPLE;
 		rec.family = tw->tw_family == AF_INET6 ? 6 : 4;
 		rec.substate = READ_ONCE(e->substate);
 		emit_death(&rec, e, TWTRACE_DEATH_UNKNOWN, ktime_get_ns());
@@ -468,12 +469,6 @@ reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound)
 	return TWTRACE_REUSE_ALLOW_REUSE;
 }
 
-static bool reuse_allows(enum twtrace_reuse_reason r)
-{
-	return r == TWTRACE_REUSE_ALLOW_BOUND_PORT ||
-	       r == TWTRACE_REUSE_ALLOW_REUSE;
-}
-
 /* The connecting socket's tuple; its local port is not set yet. */
 static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
 		      u16 lport)
@@ -512,7 +507,7 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	rcu_read_lock();
 	e = twtrace_table_lookup(tw);
 	rec->tw_id = e ? e->id : 0;
-	rec->rearms = e ? READ_ONCE(e->rearms) : 0;
+	rec->rearms = e ? min_t(u32, READ_ONCE(e->rearms), U16_MAX) : 0;
 	d->age_ns = e ? e->birth_ns : 0;
 	rcu_read_unlock();
 
@@ -528,9 +523,9 @@ static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	u64 now = ktime_get_ns();
 
 	/* The return value is the truth; reconcile the explanation. */
-	if (allowed && !reuse_allows(rec->reason))
+	if (allowed && !twtrace_reuse_allows(rec->reason))
 		rec->reason = TWTRACE_REUSE_ALLOW_REUSE;	/* second ticked */
-	else if (!allowed && reuse_allows(rec->reason))
+	else if (!allowed && twtrace_reuse_allows(rec->reason))
 		rec->reason = TWTRACE_REUSE_REFUSE_DYING;
 	if (allowed) {
 		rec->flags |= TWTRACE_F_ALLOWED;

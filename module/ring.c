@@ -91,11 +91,14 @@ void twtrace_ring_exit(void)
 void twtrace_ring_emit(struct twtrace_record *rec)
 {
 	struct twtrace_ring *r;
+	int cpu;
 
 	if (!READ_ONCE(twtrace_recording))
 		return;
-	r = &twtrace_rings[smp_processor_id()];
+	cpu = smp_processor_id();
+	r = &twtrace_rings[cpu];
 	rec->magic = TWTRACE_MAGIC;
+	rec->cpu = cpu;
 	rec->abi = TWTRACE_ABI_VERSION;
 	rec->seq = r->seq++;
 	twtrace_count(TWTRACE_C_RECORDS);

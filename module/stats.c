@@ -17,19 +17,9 @@
 /* Dynamic: too large for the modules' static per-CPU reserve. */
 struct twtrace_cpu_stats __percpu *twtrace_stats;
 
-#define TWTRACE_NAME(id, name) name,
-static const char * const death_names[] = {
-	TWTRACE_DEATH_REASONS(TWTRACE_NAME)
-};
-
-static const char * const reuse_names[] = {
-	TWTRACE_REUSE_REASONS(TWTRACE_NAME)
-};
-
-static const char * const overflow_names[] = {
-	TWTRACE_OVERFLOW_REASONS(TWTRACE_NAME)
-};
-#undef TWTRACE_NAME
+static const char * const death_names[] = TWTRACE_DEATH_NAMES;
+static const char * const reuse_names[] = TWTRACE_REUSE_NAMES;
+static const char * const overflow_names[] = TWTRACE_OVERFLOW_NAMES;
 
 int twtrace_stats_init(void)
 {

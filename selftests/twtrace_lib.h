@@ -247,28 +247,24 @@ static inline int tw_conn_client_closes(int lfd, const struct sockaddr_in *addr)
  * helpers that work for both IPv4 and IPv6.
  */
 
-#define TW_NAME(id, name)	name,
-
 /* The reasons' names, as the stats and hist files spell them. */
 static inline const char *tw_death_name(unsigned int r)
 {
-	static const char * const n[] = { TWTRACE_DEATH_REASONS(TW_NAME) };
+	static const char * const n[] = TWTRACE_DEATH_NAMES;
 
 	return r < TWTRACE_DEATH_NR ? n[r] : "?";
 }
 
 static inline const char *tw_reuse_name(unsigned int r)
 {
-	static const char * const n[] = { TWTRACE_REUSE_REASONS(TW_NAME) };
+	static const char * const n[] = TWTRACE_REUSE_NAMES;
 
 	return r < TWTRACE_REUSE_NR ? n[r] : "?";
 }
 
 static inline const char *tw_overflow_name(unsigned int r)
 {
-	static const char * const n[] = {
-		TWTRACE_OVERFLOW_REASONS(TW_NAME)
-	};
+	static const char * const n[] = TWTRACE_OVERFLOW_NAMES;
 
 	return r < TWTRACE_OVERFLOW_NR ? n[r] : "?";
 }
@@ -521,7 +517,7 @@ struct tw_recs {
 	long long brk_prev[TW_MAX_CPUS];   /* the first break: after this */
 	long long brk_seq[TW_MAX_CPUS];    /* came this */
 	int brk_type[TW_MAX_CPUS];	   /* of this type */
-	long long bad;			/* bad magic/abi, partial reads */
+	long long bad;			/* bad magic/abi/cpu, partial reads */
 	int err;			/* first read error, -errno */
 };
 
@@ -563,7 +559,9 @@ static inline void tw_recs_add(struct tw_recs *rs, int cpu,
 {
 	void *p;
 
-	if (r->magic != TWTRACE_MAGIC || r->abi != TWTRACE_ABI_VERSION)
+	/* Each ring holds only the records written on its own CPU. */
+	if (r->magic != TWTRACE_MAGIC || r->abi != TWTRACE_ABI_VERSION ||
+	    r->cpu != cpu)
 		rs->bad++;
 	rs->nread++;
 	rs->cpu_read[cpu]++;

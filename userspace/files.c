@@ -17,31 +17,11 @@
 
 #include "reader.h"
 
-#define TW_EV_NAME(id, name) \
-	[TWTRACE_EV_##id] = name,
-#define TW_DEATH_NAME(id, name) \
-	[TWTRACE_DEATH_##id] = name,
-#define TW_REUSE_NAME(id, name) \
-	[TWTRACE_REUSE_##id] = name,
-#define TW_OVERFLOW_NAME(id, name) \
-	[TWTRACE_OVERFLOW_##id] = name,
-
-const char *const tw_event_names[TWTRACE_EV_NR] = {
-	[TWTRACE_EV_NONE] = "none",
-	TWTRACE_EVENTS(TW_EV_NAME)
-};
-
-const char *const tw_death_names[TWTRACE_DEATH_NR] = {
-	TWTRACE_DEATH_REASONS(TW_DEATH_NAME)
-};
-
-const char *const tw_reuse_names[TWTRACE_REUSE_NR] = {
-	TWTRACE_REUSE_REASONS(TW_REUSE_NAME)
-};
-
-const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR] = {
-	TWTRACE_OVERFLOW_REASONS(TW_OVERFLOW_NAME)
-};
+const char *const tw_event_names[TWTRACE_EV_NR] = TWTRACE_EVENT_NAMES;
+const char *const tw_death_names[TWTRACE_DEATH_NR] = TWTRACE_DEATH_NAMES;
+const char *const tw_reuse_names[TWTRACE_REUSE_NR] = TWTRACE_REUSE_NAMES;
+const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR] =
+	TWTRACE_OVERFLOW_NAMES;
 
 int tw_name_index(const char *const *names, int n, const char *s)
 {

@@ -44,12 +44,6 @@ static void usage(FILE *f)
 		prog);
 }
 
-/* A reuse reason that means the kernel allowed the reuse. */
-static bool reuse_allowed(int reason)
-{
-	return !strncmp(tw_reuse_names[reason], "allow_", 6);
-}
-
 static __u64 delta(__u64 before, __u64 after)
 {
 	/* Counters only go back when reset: count from zero then. */
@@ -176,7 +170,7 @@ static void interval_line(const struct tw_stats *d)
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
 		deaths += d->death[i];
 	for (i = 0; i < TWTRACE_REUSE_NR; i++) {
-		if (reuse_allowed(i))
+		if (twtrace_reuse_allows(i))
 			reused += d->reuse[i];
 		else
 			refused += d->reuse[i];
@@ -282,7 +276,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		  "tcp_twsk_unique() decisions on reusing a TIME_WAIT socket's tuple, by reason.");
 	for (i = 0; i < TWTRACE_REUSE_NR; i++)
 		printf("twtrace_reuse_decisions_total{reason=\"%s\",allowed=\"%s\"} %llu\n",
-		       tw_reuse_names[i], reuse_allowed(i) ? "true" : "false",
+		       tw_reuse_names[i], twtrace_reuse_allows(i) ? "true" : "false",
 		       st->reuse[i]);
 	prom_head("twtrace_overflows_total", "counter",
 		  "Connections that got no TIME_WAIT socket, by reason.");

@@ -260,10 +260,16 @@ static void print_text(struct stream *s, const struct twtrace_record *r,
 		line_put(&l, 11, false, buf);
 	}
 	line_put(&l, 8, false, tw_event_names[r->type]);
-	fmt_endpoint(buf, sizeof(buf), r->family, r->saddr, r->sport);
-	line_put(&l, aw, false, buf);
-	fmt_endpoint(buf, sizeof(buf), r->family, r->daddr, r->dport);
-	line_put(&l, aw, false, buf);
+	if (r->flags & TWTRACE_F_NO_TUPLE) {
+		/* A death found only at the final free: no tuple known. */
+		line_put(&l, aw, false, "-");
+		line_put(&l, aw, false, "-");
+	} else {
+		fmt_endpoint(buf, sizeof(buf), r->family, r->saddr, r->sport);
+		line_put(&l, aw, false, buf);
+		fmt_endpoint(buf, sizeof(buf), r->family, r->daddr, r->dport);
+		line_put(&l, aw, false, buf);
+	}
 
 	/* Births and rearms have no reason: their substate instead. */
 	if (r->type == TWTRACE_EV_REARM &&
@@ -382,6 +388,7 @@ static void print_json(const struct twtrace_record *r, int cpu)
 		json_bool("born_before_load",
 			  r->flags & TWTRACE_F_BORN_BEFORE_LOAD);
 		json_bool("untracked", r->flags & TWTRACE_F_UNTRACKED);
+		json_bool("no_tuple", r->flags & TWTRACE_F_NO_TUPLE);
 		break;
 	case TWTRACE_EV_REUSE:
 		json_bool("allowed", r->flags & TWTRACE_F_ALLOWED);
@@ -513,11 +520,28 @@ static int take_records(struct stream *s, struct cpu_src *c,
 			       c->off, why);
 			return EXIT_DATA;
 		}
+		if (live && r.cpu != c->cpu) {
+			tw_err("%s: corrupt record %llu at byte offset %llu: from cpu %u",
+			       src_name(s, c, name, sizeof(name)), c->nread + 1,
+			       c->off, r.cpu);
+			return EXIT_DATA;
+		}
+		if (!live && r.cpu >= s->nsrc) {
+			tw_err("%s: corrupt record %llu at byte offset %llu: cpu %u, but the recording has %d CPUs",
+			       src_name(s, c, name, sizeof(name)), c->nread + 1,
+			       c->off, r.cpu, s->nsrc);
+			return EXIT_DATA;
+		}
 		c->nread++;
 		c->off += RSZ;
 		s->nread++;
-		if (c->cpu >= 0)
+		if (live) {
 			check_seq(c, &r);
+		} else {
+			/* A recording's per-CPU accounts, by the record's CPU. */
+			s->src[r.cpu].nread++;
+			check_seq(&s->src[r.cpu], &r);
+		}
 		if (live) {
 			if (heap_push(s, &r, c->cpu))
 				return EXIT_ERR;
@@ -526,7 +550,7 @@ static int take_records(struct stream *s, struct cpu_src *c,
 				s->stop = true;
 				return 0;
 			}
-			emit(s, &r, c->cpu);
+			emit(s, &r, r.cpu);
 			if (s->stop || interrupted)
 				return 0;
 		}
@@ -911,6 +935,7 @@ static int file_header(struct stream *s, int fd, struct cpu_src *c)
 {
 	struct twtrace_file_header h;
 	ssize_t n = read_full(fd, &h, sizeof(h));
+	int i;
 
 	if (n < 0) {
 		tw_err("%s: %s", s->in_path, strerror(errno));
@@ -949,7 +974,7 @@ static int file_header(struct stream *s, int fd, struct cpu_src *c)
 		       h.record_size, TWTRACE_ABI_VERSION, RSZ);
 		return EXIT_DATA;
 	}
-	if (h.ncpus > 65536) {
+	if (!h.ncpus || h.ncpus > 65536) {
 		tw_err("%s: corrupt header at byte offset %zu: %u CPUs",
 		       s->in_path, offsetof(struct twtrace_file_header, ncpus),
 		       h.ncpus);
@@ -957,40 +982,52 @@ static int file_header(struct stream *s, int fd, struct cpu_src *c)
 	}
 	s->start_ns = h.start_ns;
 	s->start_rt_ns = h.start_realtime_ns;
+	s->src = calloc(h.ncpus, sizeof(*s->src));
+	if (!s->src) {
+		tw_err("out of memory");
+		return EXIT_ERR;
+	}
 	s->nsrc = h.ncpus;
-	/*
-	 * The records do not say which CPU they came from: only a recording
-	 * of one CPU has a known CPU and checkable sequence numbers.
-	 */
-	c->cpu = h.ncpus == 1 ? 0 : -1;
+	for (i = 0; i < s->nsrc; i++) {
+		s->src[i].fd = -1;
+		s->src[i].cpu = i;
+	}
+	c->cpu = -1;	/* the file itself: records of every CPU */
 	c->off = sizeof(h);
 	return EXIT_OK;
 }
 
 static int file_summary(struct stream *s, struct cpu_src *c)
 {
+	__u64 gaps = 0, backwards = 0;
+	struct cpu_src *t;
+	int i;
+
+	for (i = 0; i < s->nsrc; i++) {
+		t = &s->src[i];
+		gaps += t->gaps;
+		backwards += t->backwards;
+		if (s->quiet || (!t->nread && !t->gaps))
+			continue;
+		fprintf(stderr, "%s: cpu%-3d %10llu records read, %llu lost\n",
+			prog, t->cpu, t->nread, t->gaps);
+	}
 	if (!s->quiet) {
 		fprintf(stderr,
-			"%s: %s: %llu records read, %llu shown, from %d CPU%s",
-			prog, s->in_path, c->nread, s->shown, s->nsrc,
+			"%s: %s: %llu records read, %llu shown, %llu lost, from %d CPU%s\n",
+			prog, s->in_path, c->nread, s->shown, gaps, s->nsrc,
 			s->nsrc == 1 ? "" : "s");
-		if (c->cpu >= 0)
-			fprintf(stderr, ", %llu lost", c->gaps);
-		else
-			fprintf(stderr,
-				" (losses cannot be checked: records do not say their CPU)");
-		fputc('\n', stderr);
 		if (s->out)
 			fprintf(stderr, "%s: %llu records written to %s\n",
 				prog, s->written, s->out_path);
 	}
-	if (c->backwards)
+	if (backwards)
 		tw_err("note: sequence numbers went back %llu times: records from several runs?",
-		       c->backwards);
-	if (!c->gaps)
+		       backwards);
+	if (!gaps)
 		return EXIT_OK;
 	tw_err("WARNING: the recording has gaps: %llu records (%.1f%%) were lost while it was made; this output is incomplete",
-	       c->gaps, pct(c->gaps, c->gaps + c->nread));
+	       gaps, pct(gaps, gaps + c->nread));
 	return EXIT_LOST;
 }
 

@@ -8,10 +8,10 @@
  *   garbage N                   N bytes of 0xa5
  *   # comment
  *
- * rec keys: magic abi type (event name or number) family seq ts id netns
+ * rec keys: magic abi type (event name or number) family cpu seq ts id netns
  * sport dport saddr daddr (text addresses) sub (TIME_WAIT, FIN_WAIT2 or a
  * number) reason (name for the type, or number) flags (number, or a
- * "+"-list of allowed,bbl,untracked,differs) reuse rearms timeo old
+ * "+"-list of allowed,bbl,untracked,differs,notuple) reuse rearms timeo old
  * (old substate) life fw2 age (ns or "unknown") count limit cut=N (write
  * only the first N bytes).  Unset fields are zero, magic and ABI right.
  */
@@ -22,24 +22,10 @@
 
 #include <linux/twtrace.h>
 
-#define EV_NAME(id, name) \
-	[TWTRACE_EV_##id] = name,
-#define DEATH_NAME(id, name) \
-	[TWTRACE_DEATH_##id] = name,
-#define REUSE_NAME(id, name) \
-	[TWTRACE_REUSE_##id] = name,
-#define OVERFLOW_NAME(id, name) \
-	[TWTRACE_OVERFLOW_##id] = name,
-
-static const char *const events[TWTRACE_EV_NR] = {
-	TWTRACE_EVENTS(EV_NAME)
-};
-
-static const char *const deaths[] = { TWTRACE_DEATH_REASONS(DEATH_NAME) };
-static const char *const reuses[] = { TWTRACE_REUSE_REASONS(REUSE_NAME) };
-static const char *const overflows[] = {
-	TWTRACE_OVERFLOW_REASONS(OVERFLOW_NAME)
-};
+static const char *const events[TWTRACE_EV_NR] = TWTRACE_EVENT_NAMES;
+static const char *const deaths[] = TWTRACE_DEATH_NAMES;
+static const char *const reuses[] = TWTRACE_REUSE_NAMES;
+static const char *const overflows[] = TWTRACE_OVERFLOW_NAMES;
 
 static int lineno;
 
@@ -113,6 +99,8 @@ static unsigned int flags(const char *v)
 			f |= TWTRACE_F_UNTRACKED;
 		else if (!strcmp(s, "differs"))
 			f |= TWTRACE_F_TUPLE_DIFFERS;
+		else if (!strcmp(s, "notuple"))
+			f |= TWTRACE_F_NO_TUPLE;
 		else
 			die("flag", s);
 	}
@@ -150,6 +138,8 @@ static void record(char *args)
 			r.family = num(kv, v);
 		else if (!strcmp(kv, "seq"))
 			r.seq = num(kv, v);
+		else if (!strcmp(kv, "cpu"))
+			r.cpu = num(kv, v);
 		else if (!strcmp(kv, "ts"))
 			r.ts_ns = num(kv, v);
 		else if (!strcmp(kv, "id"))

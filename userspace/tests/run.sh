@@ -227,10 +227,10 @@ EOF
 
 cpu1_recs() {
 	cat <<'EOF'
-rec type=reuse seq=7 ts=1200000000 saddr=2001:db8::1 sport=40000 daddr=2001:db8::2 dport=80 reason=refuse_not_loopback reuse=2 age=700000000 id=7 netns=4026532000
-rec type=overflow seq=8 ts=1300000000 saddr=192.168.100.200 sport=65535 daddr=192.168.178.100 dport=8080 reason=limit count=4096 limit=4096 sub=TIME_WAIT netns=4026531840
-rec type=death seq=9 ts=1400000000 saddr=10.0.0.3 sport=1 daddr=10.0.0.4 dport=2 reason=rst_received life=unknown fw2=unknown flags=bbl netns=4026531840
-rec type=reuse seq=10 ts=1450000000 saddr=127.0.0.1 sport=5000 daddr=127.0.0.1 dport=6000 reason=allow_reuse flags=allowed reuse=1 age=1500000000 id=8 rearms=0 netns=4026531840
+rec cpu=1 type=reuse seq=7 ts=1200000000 saddr=2001:db8::1 sport=40000 daddr=2001:db8::2 dport=80 reason=refuse_not_loopback reuse=2 age=700000000 id=7 netns=4026532000
+rec cpu=1 type=overflow seq=8 ts=1300000000 saddr=192.168.100.200 sport=65535 daddr=192.168.178.100 dport=8080 reason=limit count=4096 limit=4096 sub=TIME_WAIT netns=4026531840
+rec cpu=1 type=death seq=9 ts=1400000000 saddr=10.0.0.3 sport=1 daddr=10.0.0.4 dport=2 reason=rst_received life=unknown fw2=unknown flags=bbl netns=4026531840
+rec cpu=1 type=reuse seq=10 ts=1450000000 saddr=127.0.0.1 sport=5000 daddr=127.0.0.1 dport=6000 reason=allow_reuse flags=allowed reuse=1 age=1500000000 id=8 rearms=0 netns=4026531840
 EOF
 }
 
@@ -1069,6 +1069,7 @@ EOF
 	corrupt_case "bad reuse reason" "type=reuse reason=99" "bad reuse reason 99"
 	corrupt_case "bad overflow reason" "type=overflow reason=2" "bad overflow reason 2"
 	corrupt_case "bad old substate" "type=rearm old=1" "bad old substate 1"
+	corrupt_case "another CPU's record" "cpu=1" "from cpu 1"
 
 	begin "stream: a partial record at the end of a cpuN file"
 	mkfake "$F"
@@ -1108,13 +1109,15 @@ test_recording() {
 	[ "$(head -c 8 "$rec")" = "TWTRACE" ] || why+=" magic;"
 	end
 
-	begin "-i FILE: the same events as live, CPUs unknown"
+	begin "-i FILE: the same events as live, with their CPUs"
 	run stream -i "$rec"
 	rc_is 0
 	out_is <<<"$STREAM_TEXT"
-	err_has "$rec: 7 records read, 7 shown, from 2 CPUs (losses cannot be checked"
+	err_has "$rec: 7 records read, 7 shown, 0 lost, from 2 CPUs"
+	err_has "cpu0            3 records read, 0 lost"
+	err_has "cpu1            4 records read, 0 lost"
 	run stream -i "$rec" -j
-	jq_all 'all(.[]; .cpu == null) and map(.seq) == [0, 7, 8, 9, 10, 1, 2]'
+	jq_all 'map(.cpu) == [0, 1, 1, 1, 1, 0, 0] and map(.seq) == [0, 7, 8, 9, 10, 1, 2]'
 	end
 
 	begin "-o FILE with -c: every record read is recorded"
@@ -1180,7 +1183,7 @@ EOF
 	} | "$MKREC" >"$T/gap.rec"
 	run stream -i "$T/gap.rec"
 	rc_is 4
-	err_has "3 records read, 3 shown, from 1 CPU, 2 lost"
+	err_has "3 records read, 3 shown, 2 lost, from 1 CPU"
 	err_has "WARNING: the recording has gaps: 2 records (40.0%) were lost"
 	end
 
@@ -1259,6 +1262,29 @@ EOF
 	err_has "$T/nope.rec: No such file or directory"
 	end
 
+	begin "-i: a death found only at the free has no tuple"
+	{
+		echo "header ncpus=1"
+		echo "rec type=death seq=0 ts=5 reason=unknown life=1000000 flags=notuple"
+	} | "$MKREC" >"$T/nt.rec"
+	run stream -q -i "$T/nt.rec"
+	rc_is 0
+	out_has "death    -                     -                     unknown"
+	run stream -q -i "$T/nt.rec" -j
+	jq_all '.[0].no_tuple == true and .[0].reason == "unknown"'
+	end
+
+	begin "-i: a record of a CPU the recording does not have"
+	{
+		echo "header ncpus=1"
+		echo "rec seq=0 ts=5"
+		echo "rec cpu=3 seq=0 ts=6"
+	} | "$MKREC" >"$T/cpu.rec"
+	run stream -q -i "$T/cpu.rec"
+	rc_is 3
+	err_has "corrupt record 2 at byte offset 168: cpu 3, but the recording has 1 CPUs"
+	end
+
 	begin "-i: an empty recording is fine"
 	echo "header ncpus=4" | "$MKREC" >"$T/none.rec"
 	run stream -i "$T/none.rec" -j
@@ -1289,7 +1315,7 @@ test_fuzz() {
 	local i off byte rec=$T/fuzz.rec bad=0
 
 	mkfake "$F"
-	mkrecording "$T/good.rec" ncpus=1
+	mkrecording "$T/good.rec" ncpus=2
 	RANDOM=4242
 	begin "fuzz: recordings with a damaged byte"
 	for i in $(seq 40); do

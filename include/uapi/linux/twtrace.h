@@ -24,78 +24,106 @@
 #define TWTRACE_SUBSTATE_FIN_WAIT2	5
 #define TWTRACE_SUBSTATE_TIME_WAIT	6
 
-/*
- * The lists below are X-macros: C(ID, "name").  The module and the reader
- * expand them into enums and name tables, so both always agree.
- */
-#define TWTRACE_EVENTS(C)			\
-	C(BIRTH,	"birth")		\
-	C(REARM,	"rearm")		\
-	C(DEATH,	"death")		\
-	C(REUSE,	"reuse")		\
-	C(OVERFLOW,	"overflow")
+/* Record types. */
+enum twtrace_event {
+	TWTRACE_EV_NONE,
+	TWTRACE_EV_BIRTH,
+	TWTRACE_EV_REARM,
+	TWTRACE_EV_DEATH,
+	TWTRACE_EV_REUSE,
+	TWTRACE_EV_OVERFLOW,
+	TWTRACE_EV_NR
+};
 
 /* Why a TIME_WAIT socket ended. */
-#define TWTRACE_DEATH_REASONS(C)		\
-	C(EXPIRED,		"expired")	\
-	C(REUSED,		"reused")	\
-	C(RST_RECEIVED,		"rst_received")	\
-	C(SYN_RECYCLED,		"syn_recycled")	\
-	C(RST_SENT,		"rst_sent")	\
-	C(ADMIN_DESTROYED,	"admin_destroyed") \
-	C(NETNS_PURGE,		"netns_purge")	\
-	C(UNKNOWN,		"unknown")
+enum twtrace_death_reason {
+	TWTRACE_DEATH_EXPIRED,
+	TWTRACE_DEATH_REUSED,
+	TWTRACE_DEATH_RST_RECEIVED,
+	TWTRACE_DEATH_SYN_RECYCLED,
+	TWTRACE_DEATH_RST_SENT,
+	TWTRACE_DEATH_ADMIN_DESTROYED,
+	TWTRACE_DEATH_NETNS_PURGE,
+	TWTRACE_DEATH_UNKNOWN,
+	TWTRACE_DEATH_NR
+};
 
 /*
  * A tcp_twsk_unique() decision, in the kernel's evaluation order.  The
  * kernel's return value is the truth; the reason explains it.
  */
-#define TWTRACE_REUSE_REASONS(C)				\
-	C(REFUSE_NO_TIMESTAMPS,	"refuse_no_timestamps")		\
-	C(ALLOW_BOUND_PORT,	"allow_bound_port")		\
-	C(REFUSE_SYSCTL_OFF,	"refuse_sysctl_off")		\
-	C(REFUSE_FIN_WAIT2,	"refuse_fin_wait2")		\
-	C(REFUSE_NOT_LOOPBACK,	"refuse_not_loopback")		\
-	C(REFUSE_TOO_RECENT,	"refuse_too_recent")		\
-	C(ALLOW_REUSE,		"allow_reuse")			\
-	C(REFUSE_DYING,		"refuse_dying")
-
-/* Why no TIME_WAIT socket could be made. */
-#define TWTRACE_OVERFLOW_REASONS(C)		\
-	C(LIMIT,	"limit")		\
-	C(NOMEM,	"nomem")
-
-#define TWTRACE_ENUM_EV(id, name)	TWTRACE_EV_##id,
-#define TWTRACE_ENUM_DEATH(id, name)	TWTRACE_DEATH_##id,
-#define TWTRACE_ENUM_REUSE(id, name)	TWTRACE_REUSE_##id,
-#define TWTRACE_ENUM_OVF(id, name)	TWTRACE_OVERFLOW_##id,
-
-enum twtrace_event {
-	TWTRACE_EV_NONE,
-	TWTRACE_EVENTS(TWTRACE_ENUM_EV)
-	TWTRACE_EV_NR
-};
-
-enum twtrace_death_reason {
-	TWTRACE_DEATH_REASONS(TWTRACE_ENUM_DEATH)
-	TWTRACE_DEATH_NR
-};
-
 enum twtrace_reuse_reason {
-	TWTRACE_REUSE_REASONS(TWTRACE_ENUM_REUSE)
+	TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS,
+	TWTRACE_REUSE_ALLOW_BOUND_PORT,
+	TWTRACE_REUSE_REFUSE_SYSCTL_OFF,
+	TWTRACE_REUSE_REFUSE_FIN_WAIT2,
+	TWTRACE_REUSE_REFUSE_NOT_LOOPBACK,
+	TWTRACE_REUSE_REFUSE_TOO_RECENT,
+	TWTRACE_REUSE_ALLOW_REUSE,
+	TWTRACE_REUSE_REFUSE_DYING,
 	TWTRACE_REUSE_NR
 };
 
+/* Whether a reuse reason is one the kernel allows. */
+static __inline__ int twtrace_reuse_allows(unsigned int reason)
+{
+	return reason == TWTRACE_REUSE_ALLOW_BOUND_PORT ||
+	       reason == TWTRACE_REUSE_ALLOW_REUSE;
+}
+
+/* Why no TIME_WAIT socket could be made. */
 enum twtrace_overflow_reason {
-	TWTRACE_OVERFLOW_REASONS(TWTRACE_ENUM_OVF)
+	TWTRACE_OVERFLOW_LIMIT,
+	TWTRACE_OVERFLOW_NOMEM,
 	TWTRACE_OVERFLOW_NR
 };
+
+/*
+ * The names of the above, as the debugfs files, the reader and its JSON
+ * spell them:  static const char * const names[] = TWTRACE_DEATH_NAMES;
+ */
+#define TWTRACE_EVENT_NAMES {					\
+	[TWTRACE_EV_NONE] = "none",				\
+	[TWTRACE_EV_BIRTH] = "birth",				\
+	[TWTRACE_EV_REARM] = "rearm",				\
+	[TWTRACE_EV_DEATH] = "death",				\
+	[TWTRACE_EV_REUSE] = "reuse",				\
+	[TWTRACE_EV_OVERFLOW] = "overflow",			\
+}
+
+#define TWTRACE_DEATH_NAMES {					\
+	[TWTRACE_DEATH_EXPIRED] = "expired",			\
+	[TWTRACE_DEATH_REUSED] = "reused",			\
+	[TWTRACE_DEATH_RST_RECEIVED] = "rst_received",		\
+	[TWTRACE_DEATH_SYN_RECYCLED] = "syn_recycled",		\
+	[TWTRACE_DEATH_RST_SENT] = "rst_sent",			\
+	[TWTRACE_DEATH_ADMIN_DESTROYED] = "admin_destroyed",	\
+	[TWTRACE_DEATH_NETNS_PURGE] = "netns_purge",		\
+	[TWTRACE_DEATH_UNKNOWN] = "unknown",			\
+}
+
+#define TWTRACE_REUSE_NAMES {					\
+	[TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS] = "refuse_no_timestamps", \
+	[TWTRACE_REUSE_ALLOW_BOUND_PORT] = "allow_bound_port",	\
+	[TWTRACE_REUSE_REFUSE_SYSCTL_OFF] = "refuse_sysctl_off", \
+	[TWTRACE_REUSE_REFUSE_FIN_WAIT2] = "refuse_fin_wait2",	\
+	[TWTRACE_REUSE_REFUSE_NOT_LOOPBACK] = "refuse_not_loopback", \
+	[TWTRACE_REUSE_REFUSE_TOO_RECENT] = "refuse_too_recent", \
+	[TWTRACE_REUSE_ALLOW_REUSE] = "allow_reuse",		\
+	[TWTRACE_REUSE_REFUSE_DYING] = "refuse_dying",		\
+}
+
+#define TWTRACE_OVERFLOW_NAMES {				\
+	[TWTRACE_OVERFLOW_LIMIT] = "limit",			\
+	[TWTRACE_OVERFLOW_NOMEM] = "nomem",			\
+}
 
 /* twtrace_record.flags */
 #define TWTRACE_F_ALLOWED		0x01	/* reuse: the kernel allowed it */
 #define TWTRACE_F_BORN_BEFORE_LOAD	0x02	/* death: lifetime unknown */
 #define TWTRACE_F_UNTRACKED		0x04	/* death: not in the live table */
 #define TWTRACE_F_TUPLE_DIFFERS		0x08	/* reuse: new tuple != tw's */
+#define TWTRACE_F_NO_TUPLE		0x10	/* death found at the free */
 
 /* Lifetime or age not known (socket born before the module was loaded). */
 #define TWTRACE_NS_UNKNOWN		(~0ULL)
@@ -123,7 +151,8 @@ struct twtrace_record {
 	__u8  reason;		/* death, reuse or overflow reason */
 	__u8  flags;		/* TWTRACE_F_* */
 	__u8  reuse_sysctl;	/* reuse: net.ipv4.tcp_tw_reuse in force */
-	__u32 rearms;		/* rearm: count so far; death: total */
+	__u16 cpu;		/* the CPU whose ring the record went to */
+	__u16 rearms;		/* so far (saturates at 65535) */
 	union {
 		struct {
 			__u32 timeo_ms;		/* timer armed for */
@@ -164,7 +193,7 @@ struct twtrace_file_header {
 	__u32 abi;		/* TWTRACE_ABI_VERSION of the records */
 	__u32 record_size;	/* sizeof(struct twtrace_record) */
 	__u32 ncpus;		/* cpuN files the recording read */
-	__u32 __reserved;
+	__u32 __reserved;	/* zero */
 	__u64 start_ns;		/* CLOCK_MONOTONIC at the start */
 	__u64 start_realtime_ns; /* CLOCK_REALTIME at the same moment */
 };
@@ -176,6 +205,19 @@ struct twtrace_file_header {
  *   reuse_<reason> for every reuse reason, overflow_<reason>,
  *   born_before_load, untracked, live, records, lost, lost_cpuN ...,
  *   probe_misses
+ *
+ * The "version" file: "version <TWTRACE_VERSION>", "abi <N>",
+ * "record_size <bytes>" and "kernel <release>" lines.
+ *
+ * The "live" file: a "# ..." header line, then one line per tracked socket:
+ *
+ *   <id> <netns> <4|6> <laddr>:<lport> <raddr>:<rport> <substate> <age_ns>
+ *   <rearms>
+ *
+ * with IPv6 addresses as [addr]:port and substate TIME_WAIT or FIN_WAIT2.
+ *
+ * The "probes" file: a "# ..." header line, then per probe
+ * "<symbol> <yes|no attached> <hits> <missed>".
  *
  * The "hist" file: one line per non-empty log2 bucket:
  *
