@@ -41,13 +41,16 @@ MANDIR ?= $(PREFIX)/share/man
 
 MODULE_SRCS := Kbuild $(wildcard module/*.c module/*.h include/uapi/linux/*.h)
 
-.PHONY: all deps modules reader reader-test selftests test demo install \
-	uninstall clean distclean
+.PHONY: all deps modules reader reader-test selftests test test-debug check \
+	demo install \
+	uninstall clean distclean bench
 
 all: modules reader selftests
 
+# The Debian kernels come from the archive; "debug" is built from source.
 deps:
-	@bash scripts/install-deps.sh $(KERNELS)
+	@bash scripts/install-deps.sh $(filter-out debug,$(KERNELS))
+	@$(if $(filter debug,$(KERNELS)),bash scripts/build-debug-kernel.sh)
 
 # One out-of-tree build per kernel, each in its own copy of the sources so
 # objects for different kernels never mix.
@@ -61,6 +64,9 @@ $(BUILD)/%/twtrace.ko: $(MODULE_SRCS) $(CACHE)/kernels/%/release
 
 $(CACHE)/kernels/%/release:
 	@bash scripts/install-deps.sh $*
+
+$(CACHE)/kernels/debug/release:
+	@bash scripts/build-debug-kernel.sh
 
 reader: $(BUILD)/twtrace
 
@@ -104,13 +110,46 @@ test: deps
 	@mkdir -p $(BUILD)/results
 	@$(MAKE) --no-print-directory reader-test 2>&1 | \
 		tee $(BUILD)/results/reader-test.log
-	@bash scripts/test.sh --host-log $(BUILD)/results/reader-test.log \
+	@bash scripts/check.sh $(KERNELS) 2>&1 | tee $(BUILD)/results/check.log
+	@bash scripts/test.sh \
+		--host "host (reader)" $(BUILD)/results/reader-test.log \
+		--host "host (check)" $(BUILD)/results/check.log \
 		$(KERNELS)
+
+# The quality gates alone (scripts/check.sh): checkpatch, W=1 C=1 sparse,
+# coccinelle, dkms build, shellcheck, module metadata.
+check: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/check.sh $(KERNELS)
+
+# The whole suite on the debug kernel (KASAN, lockdep, kmemleak, UBSAN...).
+test-debug:
+	@$(MAKE) --no-print-directory KERNELS=debug test
 
 demo:
 	@bash scripts/install-deps.sh $(DEMO_KERNEL)
 	@$(MAKE) --no-print-directory KERNELS=$(DEMO_KERNEL) all
 	@bash scripts/demo.sh $(DEMO_KERNEL)
+
+# The benchmark (Documentation/benchmark.rst): one VM per kernel, every
+# configuration measured side by side in it.  The floor module is built
+# like the main one, out of tree, in a copy of its sources per kernel.
+BENCH_SRCS := bench/Kbuild bench/twtrace_floor.c
+
+$(BUILD)/%/twtrace_floor.ko: $(BENCH_SRCS) $(CACHE)/kernels/%/release
+	@mkdir -p $(BUILD)/$*/bench-src
+	@cp $(BENCH_SRCS) $(BUILD)/$*/bench-src/
+	$(MAKE) -C $(CACHE)/kernels/$*/build M=$(BUILD)/$*/bench-src modules
+	@cp $(BUILD)/$*/bench-src/twtrace_floor.ko $@
+
+$(BUILD)/bench/tw_storm: bench/tw_storm.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(READER_CFLAGS) -o $@ $< $(READER_LDFLAGS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/tw_storm \
+		$(foreach k,$(KERNELS),$(BUILD)/$(k)/twtrace_floor.ko)
+	@bash scripts/bench.sh $(KERNELS)
 
 clean:
 	rm -rf $(BUILD)

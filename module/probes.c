@@ -27,6 +27,7 @@
 #include <linux/ktime.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
+#include <linux/string_helpers.h>
 #include <linux/timekeeping.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ipv6.h>
@@ -676,7 +677,7 @@ int twtrace_probes_show(struct seq_file *m, void *unused)
 		for_each_possible_cpu(cpu)
 			hits += per_cpu_ptr(twtrace_hits, cpu)->n[i];
 		seq_printf(m, "%s %s %lu %lu\n", probe_symbol(p),
-			   p->attached ? "yes" : "no", hits, probe_nmissed(p));
+			   str_yes_no(p->attached), hits, probe_nmissed(p));
 	}
 	return 0;
 }

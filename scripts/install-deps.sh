@@ -26,7 +26,7 @@ series_list=${*:-6.1 6.12}
 host_pkgs=(build-essential gcc-12 make bc flex bison kmod cpio gzip xz-utils
 	   zstd perl python3 libelf-dev libssl-dev qemu-system-x86
 	   busybox-static linux-source-6.12 sparse rsync dwarves jq
-	   prometheus)
+	   prometheus coccinelle shellcheck dkms python3-docutils)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -134,31 +134,26 @@ fetch_kernel() {
 	echo "$rel" >"$kdir/release"
 }
 
-# kselftest.h, kselftest_harness.h, lib.mk, the kselftest runner and
-# checkpatch.pl, extracted from Debian's linux-source-6.12 tarball.
-extract_ksft() {
-	local tarball dst
+# The whole linux-source-6.12 tree, unpacked once: the kselftest harness
+# and runner, checkpatch.pl, the Coccinelle scripts, get_abi.pl and the
+# debug kernel's source.  Nothing of it is committed.  $CACHE/ksrc names it.
+unpack_source() {
+	local tarball src
 
 	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1)
 	[ -n "$tarball" ] || die "linux-source-6.12 tarball not found in /usr/src"
-	dst=$cache/ksrc
-	if [ -f "$dst/.stamp" ] && [ "$(cat "$dst/.stamp")" = "$tarball" ]; then
-		return
+	src=$cache/linux-source-6.12
+	if [ ! -f "$src/.unpacked" ] ||
+	   [ "$(cat "$src/.unpacked")" != "$(basename "$tarball")" ]; then
+		log "unpacking $tarball"
+		rm -rf "$src"
+		tar -xf "$tarball" -C "$cache"
+		[ -f "$src/tools/testing/selftests/kselftest_harness.h" ] ||
+			die "no kselftest harness in $tarball"
+		basename "$tarball" >"$src/.unpacked"
 	fi
-	log "extracting kselftest harness and checkpatch from $tarball"
-	rm -rf "$dst"
-	mkdir -p "$dst"
-	tar -xf "$tarball" -C "$dst" --strip-components=1 --wildcards \
-		'*/tools/testing/selftests/kselftest.h' \
-		'*/tools/testing/selftests/kselftest_harness.h' \
-		'*/tools/testing/selftests/lib.mk' \
-		'*/tools/testing/selftests/run_kselftest.sh' \
-		'*/tools/testing/selftests/kselftest/*' \
-		'*/scripts/checkpatch.pl' \
-		'*/scripts/spelling.txt' \
-		'*/scripts/const_structs.checkpatch' \
-		'*/Documentation/dev-tools/checkpatch.rst'
-	echo "$tarball" >"$dst/.stamp"
+	[ -L "$cache/ksrc" ] || rm -rf "$cache/ksrc"
+	ln -sfn linux-source-6.12 "$cache/ksrc"
 }
 
 install_host_pkgs
@@ -166,5 +161,5 @@ mkdir -p "$cache"
 for s in $series_list; do
 	fetch_kernel "$s"
 done
-extract_ksft
+unpack_source
 log "ok: $(for s in $series_list; do printf '%s=%s ' "$s" "$(cat "$cache/kernels/$s/release")"; done)"

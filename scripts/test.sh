@@ -6,17 +6,19 @@
 # The kernels boot concurrently (each QEMU runs single-threaded TCG, one
 # host core each).  Console logs and KTAP land in build/results/<series>/.
 #
-# Usage: scripts/test.sh [--host-log FILE] SERIES...
-#   --host-log: the output of the host tests, whose closing
-#               "N passed, N failed" line joins the totals
+# Usage: scripts/test.sh [--host LABEL LOG]... SERIES...
+#   --host: the output of tests run on the host, whose closing
+#           "N passed, N failed" line joins the totals
 
 set -uo pipefail
 
-host_log=
-if [ "${1:-}" = --host-log ]; then
-	host_log=$2
-	shift 2
-fi
+host_labels=()
+host_logs=()
+while [ "${1:-}" = --host ]; do
+	host_labels+=("$2")
+	host_logs+=("$3")
+	shift 3
+done
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TWTRACE_CACHE:-$top/.cache}
@@ -58,16 +60,18 @@ wait "${pids[@]}"
 
 tp=0 tf=0 ts=0
 summary=()
-if [ -n "$host_log" ]; then
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$host_log" | tail -n 1)
+for i in "${!host_logs[@]}"; do
+	line=$(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' \
+		"${host_logs[$i]}" 2>/dev/null | tail -n 1)
+	line=${line#*: }
 	if [ -n "$line" ]; then
 		read -r p _ f _ <<<"${line//,/}"
 	else
 		p=0 f=1
 	fi
 	tp=$(( tp + p )) tf=$(( tf + f ))
-	summary+=("host (reader): $p passed, $f failed, 0 skipped")
-fi
+	summary+=("${host_labels[$i]}: $p passed, $f failed, 0 skipped")
+done
 for s in "$@"; do
 	out=$build/results/$s
 	cat "$out/verdict" 2>/dev/null || echo "$s: no verdict"
