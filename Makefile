@@ -42,6 +42,7 @@ MANDIR ?= $(PREFIX)/share/man
 MODULE_SRCS := Kbuild $(wildcard module/*.c module/*.h include/uapi/linux/*.h)
 
 .PHONY: all deps modules reader reader-test selftests test test-debug check \
+	reader-fuzz \
 	demo install \
 	uninstall clean distclean bench
 
@@ -88,6 +89,20 @@ reader-test: $(BUILD)/twtrace $(BUILD)/twtrace-asan $(BUILD)/reader-test/mkrec
 	@bash userspace/tests/run.sh $(BUILD)/reader-test/mkrec \
 		$(BUILD)/twtrace $(BUILD)/twtrace-asan
 
+# libFuzzer on the reader's recording decoder, for FUZZ_SECS (default 30).
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -I$(TOP)/include/uapi \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECS ?= 30
+
+$(BUILD)/fuzz_stream: userspace/tests/fuzz_stream.c $(READER_DEPS)
+	@mkdir -p $(BUILD)
+	clang-14 $(FUZZ_CFLAGS) -o $@ userspace/tests/fuzz_stream.c \
+		$(filter-out userspace/twtrace.c,$(READER_SRCS))
+
+reader-fuzz: $(BUILD)/fuzz_stream
+	@bash userspace/tests/fuzz.sh $(BUILD)/fuzz_stream \
+		userspace/tests/corpus $(BUILD)/fuzz $(FUZZ_SECS)
+
 install: $(BUILD)/twtrace
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/twtrace $(DESTDIR)$(SBINDIR)/twtrace
@@ -110,9 +125,12 @@ test: deps
 	@mkdir -p $(BUILD)/results
 	@$(MAKE) --no-print-directory reader-test 2>&1 | \
 		tee $(BUILD)/results/reader-test.log
+	@$(MAKE) --no-print-directory reader-fuzz 2>&1 | \
+		tee $(BUILD)/results/reader-fuzz.log
 	@bash scripts/check.sh $(KERNELS) 2>&1 | tee $(BUILD)/results/check.log
 	@bash scripts/test.sh \
 		--host "host (reader)" $(BUILD)/results/reader-test.log \
+		--host "host (reader fuzz)" $(BUILD)/results/reader-fuzz.log \
 		--host "host (check)" $(BUILD)/results/check.log \
 		$(KERNELS)
 

@@ -51,6 +51,27 @@ finish() {
 	sleep 60
 }
 
+# On a kernel with kmemleak (the debug kernel): after the suite and the
+# rmmod, scan twice (kmemleak reports an object only once it has stayed
+# unreferenced over a scan) and report what is attributable to twtrace.
+kmemleak_check() {
+	k=/sys/kernel/debug/kmemleak
+	[ -e $k ] || return 0
+	echo scan >$k
+	sleep 5
+	echo scan >$k
+	cat $k >/tmp/kmemleak.txt
+	n=$(grep -c 'unreferenced object' /tmp/kmemleak.txt)
+	t=$(awk '/^unreferenced object/ { if (hit) n++; hit = 0 }
+		/twtrace/ { hit = 1 } END { if (hit) n++; print n + 0 }' \
+		/tmp/kmemleak.txt)
+	echo "# kmemleak: $n suspected leaks, $t attributable to twtrace" >"$ktap"
+	if [ "$t" != 0 ]; then
+		cat /tmp/kmemleak.txt
+		rc=1
+	fi
+}
+
 echo "twtrace guest: kernel $kernel ($(uname -r)), mode $mode"
 if ! insmod /opt/twtrace/twtrace.ko; then
 	echo "TAP version 13" >"$ktap"
@@ -73,6 +94,7 @@ demo)
 		echo "twtrace guest: rmmod twtrace failed"
 		rc=1
 	fi
+	kmemleak_check
 	;;
 esac
 finish $rc

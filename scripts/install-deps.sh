@@ -26,7 +26,8 @@ series_list=${*:-6.1 6.12}
 host_pkgs=(build-essential gcc-12 make bc flex bison kmod cpio gzip xz-utils
 	   zstd perl python3 libelf-dev libssl-dev qemu-system-x86
 	   busybox-static linux-source-6.12 sparse rsync dwarves jq
-	   prometheus coccinelle shellcheck dkms python3-docutils)
+	   prometheus coccinelle shellcheck dkms python3-docutils clang-14
+	   libclang-rt-14-dev)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

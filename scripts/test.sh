@@ -26,6 +26,15 @@ build=${TWTRACE_BUILD:-$top/build}
 tmo=${TWTRACE_QEMU_TIMEOUT:-1500}
 extra=${TWTRACE_CMDLINE:-}
 
+# Extra kernel command line per target: the stock 6.12 runs with KFENCE
+# sampling every 100 ms and full SLUB debugging; the debug kernel has its
+# checkers built in.
+cmdline_for() {
+	case $1 in
+	6.12) echo "kfence.sample_interval=100 slub_debug=FZPU" ;;
+	esac
+}
+
 # One kernel: build its initramfs, boot it, judge it.  Writes OUT/verdict
 # (the verdict's text) and OUT/counts ("passed failed skipped").
 run_kernel() {
@@ -43,7 +52,7 @@ run_kernel() {
 	fi
 	start=$(date +%s)
 	bash "$top/scripts/run-qemu.sh" "$s" "$out/initramfs.cpio.gz" "$out" \
-		"$tmo" "$extra"
+		"$tmo" "$(cmdline_for "$s") $extra"
 	qrc=$?
 	bash "$top/scripts/verdict.sh" "$s ($rel)" "$out" "$qrc" >"$out/verdict"
 	echo "  guest ran $(( $(date +%s) - start ))s; logs: $out/console.log $out/ktap.txt" \

@@ -31,13 +31,18 @@ splat_re='(^|\] )(BUG:|WARNING:|Oops|UBSAN:|BUG: KASAN|kernel BUG at|'
 splat_re+='general protection fault|Kernel panic|watchdog: .*(soft lockup|hard LOCKUP)|'
 splat_re+='INFO: task .* blocked for more than|INFO: rcu.*detected stall|'
 splat_re+='WARNING: .*lock|possible circular locking|possible recursive locking|'
-splat_re+='inconsistent lock state|kmemleak: .*new suspected memory leak|'
+splat_re+='inconsistent lock state|'
 splat_re+='BUG: sleeping function called from invalid context|Call Trace:)'
 if grep -Eq "$splat_re" "$console"; then
 	problems+=("kernel splat on the console:")
 	grep -En "$splat_re" "$console" | head -n 5 >"$outdir/splats.txt"
 	while read -r l; do problems+=("    $l"); done <"$outdir/splats.txt"
 fi
+
+leaks=$(sed -n 's/^# kmemleak: .*, \([0-9]*\) attributable to twtrace$/\1/p' \
+	"$outdir/ktap.txt" | tail -n 1)
+[ -z "$leaks" ] || [ "$leaks" = 0 ] ||
+	problems+=("kmemleak: $leaks leaks attributable to twtrace")
 
 sentinel=$(sed -n 's/^twtrace-exit=\([0-9]*\)$/\1/p' "$outdir/ktap.txt" | tail -n 1)
 if [ -z "$sentinel" ]; then
