@@ -17,13 +17,18 @@
 
 #include "../reader.h"
 
-static char json[] = "-j", rel[] = "-t", ext[] = "-x", wide[] = "-w";
-
-static void run(char *path, char *mode1, char *mode2)
+/* "twtrace stream -q MODE1 MODE2 -i PATH"; getopt only permutes argv. */
+static void run(const char *path, const char *mode1, const char *mode2)
 {
-	static char stream[] = "stream", quiet[] = "-q", input[] = "-i";
-	char *argv[] = { stream, quiet, mode1, mode2, input, path, NULL };
+	char *argv[7];
 
+	argv[0] = (char *)"stream";
+	argv[1] = (char *)"-q";
+	argv[2] = (char *)mode1;
+	argv[3] = (char *)mode2;
+	argv[4] = (char *)"-i";
+	argv[5] = (char *)path;
+	argv[6] = NULL;
 	optind = 0;	/* glibc: reinitialise getopt */
 	cmd_stream(6, argv);
 	fflush(stdout);
@@ -39,8 +44,8 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		return 0;
 	if (write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		run(path, json, rel);
-		run(path, ext, wide);
+		run(path, "-j", "-t");
+		run(path, "-x", "-w");
 	}
 	close(fd);
 	return 0;
