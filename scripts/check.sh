@@ -139,6 +139,22 @@ for s in "$@"; do
 	result "dkms build on $s ($rel)" "$log" $rc
 done
 
+# Documentation: reST that docutils builds without a warning, and the ABI
+# file in the kernel's What/Date/KernelVersion/Contact/Description format.
+log=$out/docs.log
+{
+	for f in "$top"/Documentation/*.rst; do
+		rst2html --strict --halt=warning "$f" >/dev/null || echo "$f"
+	done
+	perl "$ksrc/scripts/get_abi.pl" --dir "$top/Documentation/ABI" \
+		validate 2>&1
+	perl "$ksrc/scripts/get_abi.pl" --dir "$top/Documentation/ABI" \
+		search 'twtrace/version' | grep -q 'KernelVersion\|Kernel version' ||
+		echo "get_abi.pl does not find the twtrace ABI entries"
+} >"$log" 2>&1
+[ -s "$log" ]
+result "documentation (rst2html --strict, get_abi.pl validate)" "$log" $((! $?))
+
 log=$out/shellcheck.log
 shellcheck -x -S warning "$top"/scripts/*.sh "$top"/.ci/run \
 	"$top"/userspace/tests/*.sh >"$log" 2>&1
