@@ -103,12 +103,28 @@ reader-fuzz: $(BUILD)/fuzz_stream
 	@bash userspace/tests/fuzz.sh $(BUILD)/fuzz_stream \
 		userspace/tests/corpus $(BUILD)/fuzz $(FUZZ_SECS)
 
+# make install: the module for the running kernel (or KERNELRELEASE=, built
+# against KDIR=, default its /lib/modules/.../build), the reader and its
+# man page.  DESTDIR stages everything.
+KERNELRELEASE ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KERNELRELEASE)/build
+INSTALL_SRC := $(BUILD)/install/$(KERNELRELEASE)
+
 install: $(BUILD)/twtrace
+	@test -f $(KDIR)/Makefile || { echo "no kernel build tree at $(KDIR):" \
+		"install the headers of $(KERNELRELEASE) or set KDIR=" >&2; exit 1; }
+	@mkdir -p $(INSTALL_SRC)
+	@cp -a --parents $(MODULE_SRCS) $(INSTALL_SRC)/
+	$(MAKE) -C $(KDIR) M=$(INSTALL_SRC) modules
+	$(MAKE) -C $(KDIR) M=$(INSTALL_SRC) INSTALL_MOD_DIR=updates \
+		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/twtrace $(DESTDIR)$(SBINDIR)/twtrace
 	install -m 0644 userspace/twtrace.8 $(DESTDIR)$(MANDIR)/man8/twtrace.8
 
 uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates/twtrace.ko*
+	-depmod $(if $(DESTDIR),-b $(DESTDIR)) $(KERNELRELEASE)
 	rm -f $(DESTDIR)$(SBINDIR)/twtrace $(DESTDIR)$(MANDIR)/man8/twtrace.8
 
 selftests: $(KSFT_DIR)/kselftest_harness.h

@@ -139,6 +139,24 @@ for s in "$@"; do
 	result "dkms build on $s ($rel)" "$log" $rc
 done
 
+# make install / uninstall into a staging DESTDIR, per kernel.
+for s in "$@"; do
+	rel=$(cat "$cache/kernels/$s/release")
+	dest=$out/install-$s
+	log=$out/install-$s.log
+	rm -rf "$dest"
+	{
+		make -C "$top" install DESTDIR="$dest" KERNELRELEASE="$rel" \
+			KDIR="$cache/kernels/$s/build" &&
+		ls "$dest/lib/modules/$rel/updates/"twtrace.ko* \
+			"$dest/usr/local/sbin/twtrace" \
+			"$dest/usr/local/share/man/man8/twtrace.8" &&
+		make -C "$top" uninstall DESTDIR="$dest" KERNELRELEASE="$rel" &&
+		! find "$dest" -name 'twtrace*' | grep .
+	} >"$log" 2>&1
+	result "make install/uninstall on $s" "$log" $?
+done
+
 # Documentation: reST that docutils builds without a warning, and the ABI
 # file in the kernel's What/Date/KernelVersion/Contact/Description format.
 log=$out/docs.log
