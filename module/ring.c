@@ -210,7 +210,7 @@ static __poll_t cpu_poll(struct file *file, poll_table *wait)
 static int cpu_open(struct inode *inode, struct file *file)
 {
 	file->private_data = inode->i_private;
-	return nonseekable_open(inode, file);
+	return stream_open(inode, file);
 }
 
 static const struct file_operations cpu_fops = {

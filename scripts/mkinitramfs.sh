@@ -27,6 +27,7 @@ rel=$(cat "$kdir/release")
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/twtrace-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root"	# mktemp made it 0700; it becomes the guest's /
 
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,root}
 mkdir -p "$root/opt/twtrace" "$root/opt/ksft" "$root/lib/modules/$rel"

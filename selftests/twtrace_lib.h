@@ -114,15 +114,15 @@ static inline long long tw_snmp(const char *proto, const char *name)
 		while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
 			if (strncmp(hdr, proto, plen) || hdr[plen] != ':')
 				continue;
-			h = strtok_r(hdr + plen + 1, " \n", &hs);
-			v = strtok_r(val + plen + 1, " \n", &vs);
+			h = strtok_r(hdr + plen + 1, "\n ", &hs);
+			v = strtok_r(val + plen + 1, "\n ", &vs);
 			while (h && v) {
 				if (!strcmp(h, name)) {
 					ret = atoll(v);
 					break;
 				}
-				h = strtok_r(NULL, " \n", &hs);
-				v = strtok_r(NULL, " \n", &vs);
+				h = strtok_r(NULL, "\n ", &hs);
+				v = strtok_r(NULL, "\n ", &vs);
 			}
 			break;
 		}
@@ -1183,6 +1183,109 @@ static inline void tw_conn_close(struct tw_conn *k)
 static inline bool tw_wait_sockstat(long long n, double secs)
 {
 	return tw_wait_until(tw_sockstat_tw() == n, secs);
+}
+
+/* ---- TIME_WAIT sockets made to order (the tests and tw_workload) ---- */
+
+/* Wait until the kernel lists the TIME_WAIT socket @local -> @remote. */
+static inline bool tw_wait_tw_row(const union tw_sa *local,
+				  const union tw_sa *remote, double secs)
+{
+	return tw_wait_until(tw_proc_tw_find(tw_sa_port(local),
+					     tw_sa_port(remote), NULL), secs);
+}
+
+/* Wait until the kernel no longer lists it. */
+static inline bool tw_wait_tw_gone(const union tw_sa *local,
+				   const union tw_sa *remote, double secs)
+{
+	return tw_wait_until(!tw_proc_tw_find(tw_sa_port(local),
+					      tw_sa_port(remote), NULL), secs);
+}
+
+/*
+ * A client-side TW from @src (or an ephemeral port) to @dst, listening on
+ * @lfd: the client closes first.  Done when the kernel lists it (not by
+ * sockstat's count, which other sockets may change meanwhile).  0, -errno
+ * of the connection, or -ETIMEDOUT.
+ */
+static inline int tw_make_client_tw(struct tw_conn *k, int lfd,
+				    const union tw_sa *dst,
+				    const union tw_sa *src)
+{
+	int ret = tw_conn_open(k, lfd, dst, src);
+
+	if (ret)
+		return ret;
+	tw_conn_close_client_first(k);
+	return tw_wait_tw_row(&k->caddr, &k->saddr, 5) ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * A client-side TW that stays in the FIN_WAIT2 substate: the server end,
+ * k->a, stays open (close it, abort it or write to it later).
+ */
+static inline int tw_make_fw2_tw(struct tw_conn *k, int lfd,
+				 const union tw_sa *dst)
+{
+	int ret = tw_conn_open(k, lfd, dst, NULL);
+
+	if (ret)
+		return ret;
+	ret = tw_conn_close_client_only(k);
+	if (ret)
+		return ret;
+	return tw_wait_tw_row(&k->caddr, &k->saddr, 5) ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * A client-side TW born in the FIN_WAIT2 substate and turned TIME_WAIT by
+ * the server's FIN just after: always a birth and a rearm.  (With
+ * tw_make_client_tw() the server's FIN may reach the client before its
+ * TW is made, which is then born TIME_WAIT, with no rearm.)
+ */
+static inline int tw_make_rearmed_tw(struct tw_conn *k, int lfd,
+				     const union tw_sa *dst)
+{
+	struct tw_tcprow row;
+	int ret = tw_make_fw2_tw(k, lfd, dst);
+
+	if (ret)
+		return ret;
+	close(k->a);
+	k->a = -1;
+	ret = tw_wait_until(tw_proc_tw_find(tw_sa_port(&k->caddr),
+					    tw_sa_port(&k->saddr), &row) &&
+			    row.st == TWTRACE_SUBSTATE_TIME_WAIT, 5);
+	return ret ? 0 : -ETIMEDOUT;
+}
+
+/* A server-side TW: the server closes first. */
+static inline int tw_make_server_tw(struct tw_conn *k, int lfd,
+				    const union tw_sa *dst)
+{
+	int ret = tw_conn_open(k, lfd, dst, NULL);
+
+	if (ret)
+		return ret;
+	tw_conn_close_server_first(k);
+	return tw_wait_tw_row(&k->saddr, &k->caddr, 5) ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * The server end of a tw_make_fw2_tw() connection aborts (SO_LINGER
+ * {1, 0}, close()): its RST kills the client's FIN_WAIT2-substate TW.
+ * 0 when the kernel no longer lists the TW, -errno or -ETIMEDOUT.
+ */
+static inline int tw_conn_abort_server(struct tw_conn *k)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (setsockopt(k->a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		return -errno;
+	close(k->a);
+	k->a = -1;
+	return tw_wait_tw_gone(&k->caddr, &k->saddr, 5) ? 0 : -ETIMEDOUT;
 }
 
 #endif /* TWTRACE_LIB_H */

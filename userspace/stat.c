@@ -83,23 +83,23 @@ static void print_text(const struct tw_stats *st)
 {
 	int i;
 
-	printf("%-24s %llu\n", "births", st->births);
-	printf("%-24s %llu\n", "rearms", st->rearms);
+	printf("%-27s %llu\n", "births", st->births);
+	printf("%-27s %llu\n", "rearms", st->rearms);
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
-		printf("death_%-18s %llu\n", tw_death_names[i], st->death[i]);
+		printf("death_%-21s %llu\n", tw_death_names[i], st->death[i]);
 	for (i = 0; i < TWTRACE_REUSE_NR; i++)
-		printf("reuse_%-18s %llu\n", tw_reuse_names[i], st->reuse[i]);
+		printf("reuse_%-21s %llu\n", tw_reuse_names[i], st->reuse[i]);
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
-		printf("overflow_%-15s %llu\n", tw_overflow_names[i],
+		printf("overflow_%-18s %llu\n", tw_overflow_names[i],
 		       st->overflow[i]);
-	printf("%-24s %llu\n", "born_before_load", st->born_before_load);
-	printf("%-24s %llu\n", "untracked", st->untracked);
-	printf("%-24s %llu\n", "live", st->live);
-	printf("%-24s %llu\n", "records", st->records);
-	printf("%-24s %llu\n", "lost", st->lost);
+	printf("%-27s %llu\n", "born_before_load", st->born_before_load);
+	printf("%-27s %llu\n", "untracked", st->untracked);
+	printf("%-27s %llu\n", "live", st->live);
+	printf("%-27s %llu\n", "records", st->records);
+	printf("%-27s %llu\n", "lost", st->lost);
 	for (i = 0; i < st->ncpus; i++)
-		printf("lost_cpu%-16d %llu\n", i, st->lost_cpu[i]);
-	printf("%-24s %llu\n", "probe_misses", st->probe_misses);
+		printf("lost_cpu%-19d %llu\n", i, st->lost_cpu[i]);
+	printf("%-27s %llu\n", "probe_misses", st->probe_misses);
 }
 
 static void json_map(const char *key, const char *const *names,
