@@ -46,8 +46,9 @@ echo "$rel" >"$root/etc/twtrace-kernel"
 # Kernel modules the tests may need, taken from the target's own package.
 for m in drivers/net/veth.ko \
 	 net/ipv4/inet_diag.ko net/ipv4/tcp_diag.ko; do
+	# (none for the debug kernel: it has them built in)
 	src=$(find "$kdir/root/lib/modules/$rel/kernel" -path "*/$m*" \
-		2>/dev/null | head -n 1)
+		2>/dev/null | head -n 1) || true
 	[ -n "$src" ] || continue
 	case $src in
 	*.ko.xz) xz -dc "$src" >"$root/lib/modules/$rel/$(basename "$m")" ;;
