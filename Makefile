@@ -7,14 +7,16 @@
 #   make test            install what is missing, build, run the kselftest
 #                        suite in QEMU on every target kernel
 #   make demo            boot 6.12 in QEMU and show twtrace on real traffic
-#   make KERNELS=6.12 test    one kernel only
+#   make KERNELS=6.12 test    one kernel only (default: 6.1 6.12 debug,
+#                        debug being a KASAN/lockdep/kmemleak 6.12 built
+#                        from linux-source-6.12 by scripts/build-debug-kernel.sh)
 #   make reader-test     the reader's host tests (no VM), also run by test
 #   make install         the reader and its man page (PREFIX, DESTDIR)
 #
 # Kernel headers, images and the kselftest harness live in the git-ignored
 # .cache/ (scripts/install-deps.sh), build output in build/.
 
-KERNELS ?= 6.1 6.12
+KERNELS ?= 6.1 6.12 debug
 DEMO_KERNEL ?= 6.12
 
 TOP := $(abspath .)
