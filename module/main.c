@@ -17,10 +17,10 @@ module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
 MODULE_PARM_DESC(max_tracked,
 		 "Most TIME_WAIT sockets tracked at once (64 bytes each); more are counted as untracked");
 
-unsigned int twtrace_ring_kb = 1024;
+unsigned int twtrace_ring_kb = 960;
 module_param_named(ring_kb, twtrace_ring_kb, uint, 0444);
 MODULE_PARM_DESC(ring_kb,
-		 "Ring buffer size per CPU in KiB at load (4-65536); change it later through debugfs ring_kb");
+		 "Ring buffer size per CPU in KiB at load (4-65536, default 960: 1 MiB with the ring's own pages); change it later through debugfs ring_kb");
 
 static int __init twtrace_init(void)
 {

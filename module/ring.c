@@ -10,7 +10,11 @@
  * exactly what it missed.
  *
  * The ring buffer's own wait/poll helpers are not exported: each CPU has a
- * wait queue, woken through irq_work (never directly from a probe).
+ * wait queue, woken through irq_work (never directly from a probe).  A
+ * wake-up per record would cost the reader more than the record: writers
+ * wake a waiting reader once TWTRACE_WAKE_BATCH records are pending, and a
+ * timer that runs only while pollers wait (blocked readers time out on
+ * their own) delivers the rest within TWTRACE_WAKE_DELAY.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -19,16 +23,21 @@
 #include <linux/poll.h>
 #include <linux/ring_buffer.h>
 #include <linux/slab.h>
+#include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
 #include "twtrace.h"
+
+#define TWTRACE_WAKE_BATCH	64
+#define TWTRACE_WAKE_DELAY	(HZ / 20)
 
 struct twtrace_ring {
 	wait_queue_head_t wq;
 	struct irq_work wake;
 	struct mutex read_lock;		/* one consumer at a time */
 	u64 seq;			/* next sequence number (writer CPU) */
+	unsigned int unwoken;		/* records since the last wake-up */
 	u64 dropped;			/* refused writes (writer CPU) */
 	u64 overrun_base;		/* ring overruns at the last reset */
 };
@@ -37,6 +46,7 @@ static struct trace_buffer *twtrace_rb;
 static struct twtrace_ring *twtrace_rings;	/* [nr_cpu_ids] */
 static bool twtrace_overwrite_on;
 static bool twtrace_dying;
+static struct timer_list twtrace_flush_timer;
 bool twtrace_recording = true;
 
 static void twtrace_ring_wake(struct irq_work *work)
@@ -44,6 +54,33 @@ static void twtrace_ring_wake(struct irq_work *work)
 	struct twtrace_ring *r = container_of(work, struct twtrace_ring, wake);
 
 	wake_up_interruptible(&r->wq);
+}
+
+/* While readers wait: wake those whose ring has records, come back later. */
+static void twtrace_flush(struct timer_list *t)
+{
+	struct twtrace_ring *r;
+	bool waiting = false;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		r = &twtrace_rings[cpu];
+		if (!wq_has_sleeper(&r->wq))
+			continue;
+		if (ring_buffer_empty_cpu(twtrace_rb, cpu))
+			waiting = true;
+		else
+			wake_up_interruptible(&r->wq);
+	}
+	if (waiting && !READ_ONCE(twtrace_dying))
+		mod_timer(t, jiffies + TWTRACE_WAKE_DELAY);
+}
+
+/* A poller is on the wait queue: make sure the flush timer runs. */
+static void twtrace_flush_arm(void)
+{
+	if (!timer_pending(&twtrace_flush_timer))
+		mod_timer(&twtrace_flush_timer, jiffies + TWTRACE_WAKE_DELAY);
 }
 
 int twtrace_ring_init(void)
@@ -58,6 +95,7 @@ int twtrace_ring_init(void)
 		init_irq_work(&twtrace_rings[cpu].wake, twtrace_ring_wake);
 		mutex_init(&twtrace_rings[cpu].read_lock);
 	}
+	timer_setup(&twtrace_flush_timer, twtrace_flush, 0);
 	twtrace_rb = ring_buffer_alloc((unsigned long)twtrace_ring_kb << 10, 0);
 	if (!twtrace_rb) {
 		kfree(twtrace_rings);
@@ -75,6 +113,7 @@ void twtrace_ring_stop(void)
 	for_each_possible_cpu(cpu)
 		irq_work_sync(&twtrace_rings[cpu].wake);
 	WRITE_ONCE(twtrace_dying, true);
+	timer_shutdown_sync(&twtrace_flush_timer);
 	for_each_possible_cpu(cpu)
 		wake_up_interruptible_all(&twtrace_rings[cpu].wq);
 }
@@ -106,6 +145,9 @@ void twtrace_ring_emit(struct twtrace_record *rec)
 		WRITE_ONCE(r->dropped, r->dropped + 1);
 		return;
 	}
+	if (++r->unwoken < TWTRACE_WAKE_BATCH)
+		return;
+	r->unwoken = 0;
 	if (wq_has_sleeper(&r->wq))
 		irq_work_queue(&r->wake);
 }
@@ -167,7 +209,7 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 	struct twtrace_record rec;
 	struct ring_buffer_event *ev;
 	size_t done = 0;
-	int ret;
+	long ret;
 
 	if (count < sizeof(rec))
 		return -EINVAL;
@@ -193,8 +235,10 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			return 0;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		ret = wait_event_interruptible(r->wq, ring_ready(cpu));
-		if (ret)
+		/* Writers wake in batches: look again after a while. */
+		ret = wait_event_interruptible_timeout(r->wq, ring_ready(cpu),
+						       TWTRACE_WAKE_DELAY);
+		if (ret < 0)
 			return ret;
 	}
 }
@@ -204,7 +248,10 @@ static __poll_t cpu_poll(struct file *file, poll_table *wait)
 	int cpu = ring_cpu(file);
 
 	poll_wait(file, &twtrace_rings[cpu].wq, wait);
-	return ring_ready(cpu) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (ring_ready(cpu))
+		return EPOLLIN | EPOLLRDNORM;
+	twtrace_flush_arm();
+	return 0;
 }
 
 static int cpu_open(struct inode *inode, struct file *file)
