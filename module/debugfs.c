@@ -13,6 +13,7 @@
 #include <linux/kernel.h>
 #include <linux/mutex.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 
@@ -119,12 +120,18 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf,
 			 size_t count, loff_t *ppos)
 {
 	const struct twtrace_ctl *ctl = file->private_data;
+	char buf[17];
 	unsigned int val;
 	int ret;
 
-	if (*ppos || !count || count > 16)
+	/* One whole write at offset 0; the rest of a partial one is refused. */
+	if (*ppos || !count || count >= sizeof(buf))
 		return -EINVAL;
-	if (kstrtouint_from_user(ubuf, count, 10, &val))
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	/* kstrtouint() would stop at an embedded NUL and take "1\0junk". */
+	if (strlen(buf) != count || kstrtouint(buf, 10, &val))
 		return -EINVAL;
 	if (val < ctl->min || val > ctl->max)
 		return -EINVAL;
@@ -132,7 +139,10 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf,
 	mutex_lock(&twtrace_ctl_lock);
 	ret = ctl->set(val);
 	mutex_unlock(&twtrace_ctl_lock);
-	return ret ? ret : count;
+	if (ret)
+		return ret;
+	*ppos += count;
+	return count;
 }
 
 static const struct file_operations ctl_fops = {

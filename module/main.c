@@ -3,8 +3,10 @@
  * twtrace: make the TCP TIME_WAIT state observable.
  *
  * Module init and exit.  Init sets up where events go (counters, live
- * table, rings, debugfs) before the probes that produce them; exit and
- * every init failure path tear down in the reverse order, the probes first.
+ * table, rings) before the probes that produce them, and the debugfs files
+ * last.  Exit stops the producers first (the probes), then releases the
+ * readers and removes the files, then frees what they used; every init
+ * failure path unwinds in the reverse order of init.
  */
 #include <linux/build_bug.h>
 #include <linux/module.h>
@@ -41,19 +43,20 @@ static int __init twtrace_init(void)
 	ret = twtrace_ring_init();
 	if (ret)
 		goto err_table;
-	ret = twtrace_debugfs_init();
-	if (ret)
-		goto err_ring;
 	ret = twtrace_probes_register();
 	if (ret)
-		goto err_debugfs;
+		goto err_ring;
+	/* Last: no file may be opened on a half-initialised module. */
+	ret = twtrace_debugfs_init();
+	if (ret)
+		goto err_probes;
 
 	pr_info("twtrace: version %s (record ABI %u) loaded\n",
 		TWTRACE_VERSION, TWTRACE_ABI_VERSION);
 	return 0;
 
-err_debugfs:
-	twtrace_debugfs_exit();
+err_probes:
+	twtrace_probes_unregister();
 err_ring:
 	twtrace_ring_stop();
 	twtrace_ring_exit();

@@ -81,6 +81,18 @@ void twtrace_table_remove(struct twtrace_tw *e)
 	call_rcu(&e->rcu, twtrace_tw_free_rcu);
 }
 
+/* Take one of the max_tracked places, if one is free. */
+static bool twtrace_table_reserve(void)
+{
+	int n = atomic_read(&twtrace_tracked);
+
+	do {
+		if ((unsigned int)n >= READ_ONCE(twtrace_max_tracked))
+			return false;
+	} while (!atomic_try_cmpxchg(&twtrace_tracked, &n, n + 1));
+	return true;
+}
+
 /*
  * A new entry for @tw, or NULL (counted as untracked) when the table is at
  * its bound or memory is short.  Caller holds rcu_read_lock().
@@ -90,11 +102,11 @@ struct twtrace_tw *twtrace_table_insert(const struct inet_timewait_sock *tw,
 {
 	struct twtrace_tw *e, *old;
 
-	if (atomic_inc_return(&twtrace_tracked) > READ_ONCE(twtrace_max_tracked))
+	if (!twtrace_table_reserve())
 		goto untracked;
 	e = kmem_cache_alloc(twtrace_tw_cache, GFP_ATOMIC | __GFP_NOWARN);
 	if (!e)
-		goto untracked;
+		goto unreserve;
 	e->tw = tw;
 	e->id = atomic64_inc_return(&twtrace_next_id);
 	e->birth_ns = now;
@@ -115,8 +127,9 @@ struct twtrace_tw *twtrace_table_insert(const struct inet_timewait_sock *tw,
 			return e;
 	}
 	kmem_cache_free(twtrace_tw_cache, e);
-untracked:
+unreserve:
 	atomic_dec(&twtrace_tracked);
+untracked:
 	twtrace_count(TWTRACE_C_UNTRACKED);
 	return NULL;
 }
