@@ -23,7 +23,7 @@ done
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TWTRACE_CACHE:-$top/.cache}
 build=${TWTRACE_BUILD:-$top/build}
-tmo=${TWTRACE_QEMU_TIMEOUT:-1500}
+tmo=${TWTRACE_QEMU_TIMEOUT:-2700}
 extra=${TWTRACE_CMDLINE:-}
 
 # Extra kernel command line per target: the stock 6.12 runs with KFENCE
