@@ -35,7 +35,8 @@ snap() {
 	if [ -s $T/reader.pid ]; then
 		snap_pid=$(cat $T/reader.pid)
 		[ -r "/proc/$snap_pid/schedstat" ] &&
-			set -- "$@" "/proc/$snap_pid/schedstat" "/proc/$snap_pid/status"
+			set -- "$@" "/proc/$snap_pid/schedstat" \
+				"/proc/$snap_pid/status" "/proc/$snap_pid/io"
 	fi
 	awk '
 	FILENAME == "/proc/uptime" { printf "t_ns %.0f\n", $1 * 1e9 }
@@ -57,6 +58,9 @@ snap() {
 	FILENAME ~ /^\/proc\/[0-9]+\/schedstat$/ { print "reader_ns", $1 }
 	FILENAME ~ /^\/proc\/[0-9]+\/status$/ && $1 == "voluntary_ctxt_switches:" {
 		print "reader_vcsw", $2
+	}
+	FILENAME ~ /^\/proc\/[0-9]+\/io$/ && $1 ~ /^sysc[rw]:$/ {
+		print "reader_" substr($1, 1, 5), $2
 	}
 	END { print "iwi", iwi + 0; print "busy_ns", busy + 0 }' "$@" >"$snap_out"
 }
@@ -85,6 +89,8 @@ run_json() {
 			       d(1, 2, "reader_ns"), d(1, 4, "reader_ns")
 			printf "\"reader_vcsw_window\":%d,\"reader_vcsw\":%d,",
 			       d(1, 2, "reader_vcsw"), d(1, 4, "reader_vcsw")
+			printf "\"reader_reads_window\":%d,\"reader_writes_window\":%d,",
+			       d(1, 2, "reader_syscr"), d(1, 2, "reader_syscw")
 		}
 		if ((1, "st_records") in v) {
 			printf "\"records_window\":%d,\"records\":%d,", d(1, 2, "st_records"),
@@ -125,7 +131,7 @@ snap)
 	;;
 start)
 	# Records of the untimed warm-up would only fill the rings.
-	[ -w "$D/enable" ] && echo 1 >"$D/enable"
+	[ -w "$D/enable" ] && [ ! -e $T/no_records ] && echo 1 >"$D/enable"
 	snap "$2"
 	exit 0
 	;;
@@ -186,7 +192,10 @@ nrun=0
 run_one() {
 	v=$1 cfg=$2 rep=$3
 	rpid=
-	rm -f $T/s0 $T/s1 $T/st $T/sr $T/s2 $T/rerr $T/storm.json $T/reader.pid
+	rm -f $T/s0 $T/s1 $T/st $T/sr $T/s2 $T/rerr $T/storm.json $T/reader.pid \
+		$T/no_records
+	# no_records: probes, table, counters; recording off all along.
+	[ "$cfg" = no_records ] && : >$T/no_records
 	case $cfg in
 	floor) insmod $FLOOR ;;
 	baseline) ;;
@@ -301,7 +310,8 @@ cpu_of() {
 
 {
 	echo "BENCH-JSON-BEGIN"
-	printf '{"kernel":"%s","cpus":%d,"reps":%d,' "$(uname -r)" "$cpus" "$REPS"
+	printf '{"kernel":"%s","cpus":%d,"reps":%d,"clock":"%s",' "$(uname -r)" \
+		"$cpus" "$REPS" "$CLOCK"
 	printf '"params":{"configs":"%s","variants":"%s",' "$CONFIGS" "$VARIANTS"
 	printf '"conns_per_worker":{"plain":%d,"reuse":%d,"overflow":%d},' \
 		"$N_PLAIN" "$N_REUSE" "$N_OVERFLOW"

@@ -13,6 +13,8 @@
 #   reader_json  twtrace loaded, "twtrace stream -j" to /dev/null
 #   drain_timer  twtrace loaded, "tw_storm drain": every ring read every
 #                100 ms without poll(), so the module never wakes a reader
+#   no_records   twtrace loaded with recording off (debugfs enable 0):
+#                the probes, the live table and the counters, no records
 #
 # Time: by default the guest runs with QEMU's instruction counter as its
 # clock (-icount shift=0: one nanosecond per guest instruction), so its
@@ -29,8 +31,8 @@
 # Environment (defaults in brackets):
 #   BENCH_CLOCK [icount]      icount or wall
 #   BENCH_REPS [5]            rounds; each round runs every configuration
-#   BENCH_CONFIGS             [baseline floor loaded reader_bin reader_json
-#                              drain_timer]
+#   BENCH_CONFIGS             [baseline floor no_records loaded reader_bin
+#                              reader_json drain_timer]
 #   BENCH_VARIANTS            [plain reuse overflow]
 #   BENCH_N_PLAIN [2500]      connections per worker (one worker per CPU)
 #   BENCH_N_REUSE [1000]      timed connections per worker, reuse variant
@@ -50,7 +52,7 @@ storm=$outdir/tw_storm
 
 clock=${BENCH_CLOCK:-icount}
 reps=${BENCH_REPS:-5}
-configs=${BENCH_CONFIGS:-baseline floor loaded reader_bin reader_json drain_timer}
+configs=${BENCH_CONFIGS:-baseline floor no_records loaded reader_bin reader_json drain_timer}
 variants=${BENCH_VARIANTS:-plain reuse overflow}
 tmo=${BENCH_TIMEOUT:-1200}
 # scripts/run-qemu.sh's command line, and the live table's slab on a line
@@ -226,11 +228,15 @@ summarize() {
 			add(v SUBSEP c SUBSEP "reuse", num($0, "reuse") / conns)
 			add(v SUBSEP c SUBSEP "allowed", num($0, "reuse_allowed") / conns)
 		}
-		rd = num($0, "reader_read"); cpu = num($0, "reader_cpu_us")
+		# the reader while the storm runs: CPU per record, wake-ups
+		rn = num($0, "reader_ns_window")
 		add(v SUBSEP c SUBSEP "rlost", num($0, "reader_lost"))
-		if (rd != "" && rd > 0 && cpu != "") {
-			add(v SUBSEP c SUBSEP "cpr", cpu * 1000 / rd)
-			add(v SUBSEP c SUBSEP "wpr", num($0, "reader_nvcsw") / rd * 1000)
+		if (rn != "" && rw > 0) {
+			add(v SUBSEP c SUBSEP "cpr", rn / rw)
+			add(v SUBSEP c SUBSEP "wpr", num($0, "reader_vcsw_window") / rw * 1000)
+			add(v SUBSEP c SUBSEP "util", rn / ns)
+			add(v SUBSEP c SUBSEP "scpr", (num($0, "reader_reads_window") + \
+				num($0, "reader_writes_window")) / rw)
 		}
 		if (rep > maxrep)
 			maxrep = rep
@@ -266,7 +272,8 @@ summarize() {
 				stats(L[v, c, "wpr"], WP); stats(L[v, c, "iwi"], IW)
 				stats(L[v, c, "reuse"], RU); stats(L[v, c, "allowed"], AL)
 				stats(L[v, c, "bps"], BP); stats(L[v, c, "slabps"], SB)
-				stats(L[v, c, "rlost"], RL)
+				stats(L[v, c, "rlost"], RL); stats(L[v, c, "util"], UT)
+				stats(L[v, c, "scpr"], SC)
 				ofl = (c == "baseline" || c == "floor" || F["med"] == "") ? "-" : \
 				      sprintf("%.2f", F["med"])
 				printf "%-8s %-11s %7.0f %13s %6s %13s %6s %5s %5s %5s %7s %8s %5s %4s\n",
@@ -293,6 +300,8 @@ summarize() {
 				jf("slab_bytes_per_socket", SB)
 				jf("reader_cpu_ns_per_record", CP)
 				jf("reader_wakeups_per_1000_records", WP)
+				jf("reader_cpu_share", UT)
+				jf("reader_read_write_syscalls_per_record", SC)
 				jf("irq_work_per_conn", IW); jf("probe_misses", MI)
 				jf("reuse_decisions_per_conn", RU)
 				jf("reuse_allowed_per_conn", AL)
@@ -303,6 +312,7 @@ summarize() {
 				G[v, c, "lost"] = LO["max"]; G[v, c, "rate"] = RA["max"]
 				G[v, c, "cpr"] = CP["med"]; G[v, c, "bps"] = BP["max"]
 				G[v, c, "slabps"] = SB["max"]; G[v, c, "live"] = LI["max"]
+				G[v, c, "util"] = UT["max"]
 			}
 		}
 		printf "}" >jsonout
@@ -342,10 +352,11 @@ summarize() {
 			if (G[v, "reader_json", "cpr"] == "" || G[v, "reader_json", "rate"] == "")
 				continue
 			cap = 1e9 / G[v, "reader_json", "cpr"]
-			printf "  %-8s reader -j: %.0f records/s of one CPU vs %.0f produced: %.1fx: %s\n",
+			printf "  %-8s reader -j keeps up: %.0f records/s a CPU vs %.0f produced (%.1fx, busiest run %.0f%% of a CPU): %s\n",
 			       v, cap, G[v, "reader_json", "rate"],
 			       cap / G[v, "reader_json", "rate"],
-			       verdict(cap > G[v, "reader_json", "rate"])
+			       G[v, "reader_json", "util"] * 100,
+			       verdict(G[v, "reader_json", "util"] < 1)
 		}
 		if (dec_n > 0)
 			printf "  decoding a recording: -j %.0f ns/record, text %.0f ns/record\n",
@@ -401,8 +412,8 @@ run_series() {
 		echo "   ovr/fl: (config - baseline) / (floor - baseline); rec/c: records"
 		echo "   per connection; lost, live: the largest; death+: extra busy ns"
 		echo "   per TIME_WAIT socket purged with the namespace, over the baseline;"
-		echo "   rdr ns/r: reader CPU per record; wk/kr: reader wake-ups per 1000"
-		echo "   records; miss: kprobe misses"
+		echo "   rdr ns/r: reader CPU per record and wk/kr: its wake-ups per 1000"
+		echo "   records, during the storm; miss: kprobe misses"
 		summarize "$json.raw" "$out/summary.json"
 		echo "   ($json)"
 	} >"$outdir/$s.txt"
