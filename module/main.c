@@ -29,7 +29,7 @@ static int __init twtrace_init(void)
 	int ret;
 
 	BUILD_BUG_ON(sizeof(struct twtrace_record) != 128);
-	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 64);
+	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 40);
 
 	if (twtrace_ring_kb < 4 || twtrace_ring_kb > 65536)
 		return -EINVAL;

@@ -122,6 +122,12 @@ void twtrace_fill_tw(struct twtrace_record *rec,
 	rec->substate = twtrace_tw_substate(tw);
 }
 
+/* FIN_WAIT2 lasts at most tcp_fin_timeout (120 s): a u32 of us is plenty. */
+static u32 ns_to_us_u32(u64 ns)
+{
+	return min_t(u64, div_u64(ns, NSEC_PER_USEC), U32_MAX);
+}
+
 /* __inet_twsk_schedule(tw, timeo, rearm) */
 static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -143,26 +149,29 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	rcu_read_lock();
 	if (!rearm) {
 		twtrace_count(TWTRACE_C_BIRTHS);
-		e = twtrace_table_insert(tw, now, sub);
-		if (!e)
+		rec.tw_id = twtrace_table_insert(tw, now, sub);
+		if (!rec.tw_id)
 			atomic_inc(&twtrace_untracked_live);
 		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
 	} else {
 		twtrace_count(TWTRACE_C_REARMS);
-		e = twtrace_table_lookup(tw);
 		rec.rearm.timeo_ms = jiffies_to_msecs(timeo);
 		rec.rearm.old_substate = sub;
+		e = twtrace_table_get(tw);
 		if (e) {
 			rec.rearm.old_substate = READ_ONCE(e->substate);
 			if (rec.rearm.old_substate == TCP_FIN_WAIT2 &&
 			    sub != TCP_FIN_WAIT2)
-				WRITE_ONCE(e->fin_wait2_ns, now - e->birth_ns);
+				WRITE_ONCE(e->fin_wait2_us,
+					   ns_to_us_u32(now - e->birth_ns));
 			WRITE_ONCE(e->substate, sub);
-			WRITE_ONCE(e->rearms, e->rearms + 1);
-			rec.rearms = min_t(u32, e->rearms, U16_MAX);
+			if (e->rearms < U16_MAX)
+				WRITE_ONCE(e->rearms, e->rearms + 1);
+			rec.rearms = e->rearms;
+			rec.tw_id = twtrace_tw_id(e);
+			twtrace_table_put(e);
 		}
 	}
-	rec.tw_id = e ? e->id : 0;
 	rcu_read_unlock();
 
 	rec.ts_ns = now;
@@ -232,14 +241,16 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 	rec->ts_ns = now;
 	if (e) {
 		life = now - e->birth_ns;
-		rec->tw_id = e->id;
-		rec->rearms = min_t(u32, READ_ONCE(e->rearms), U16_MAX);
+		rec->tw_id = twtrace_tw_id(e);
+		rec->rearms = READ_ONCE(e->rearms);
 		rec->death.lifetime_ns = life;
-		rec->death.fin_wait2_ns = READ_ONCE(e->fin_wait2_ns);
+		rec->death.fin_wait2_ns = (u64)READ_ONCE(e->fin_wait2_us) *
+					  NSEC_PER_USEC;
 		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
 			rec->death.fin_wait2_ns = life;
 		twtrace_hist_lifetime(reason, life);
 		twtrace_table_remove(e);
+		twtrace_table_put(e);
 	} else {
 		rec->death.lifetime_ns = TWTRACE_NS_UNKNOWN;
 		rec->death.fin_wait2_ns = TWTRACE_NS_UNKNOWN;
@@ -276,7 +287,7 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 	twtrace_fill_tw(&rec, tw, TWTRACE_EV_DEATH);
 
 	rcu_read_lock();
-	e = twtrace_table_lookup(tw);
+	e = twtrace_table_get(tw);
 	reason = death_reason(ctx, tw, e);
 	emit_death(&rec, e, reason, now);
 	rcu_read_unlock();
@@ -296,7 +307,7 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 
 	hit(P_FREE);
 	rcu_read_lock();
-	e = twtrace_table_lookup(tw);
+	e = twtrace_table_get(tw);
 	if (e) {
 		memset(&rec, 0, sizeof(rec));
 		rec.type = TWTRACE_EV_DEATH;
@@ -344,9 +355,11 @@ static int abort_pre(struct kprobe *p, struct pt_regs *regs)
 		return 0;
 	hit(P_ABORT);
 	rcu_read_lock();
-	e = twtrace_table_lookup(inet_twsk(sk));
-	if (e)
+	e = twtrace_table_get(inet_twsk(sk));
+	if (e) {
 		WRITE_ONCE(e->pending, TWTRACE_DEATH_ADMIN_DESTROYED + 1);
+		twtrace_table_put(e);
+	}
 	rcu_read_unlock();
 	return 0;
 }
@@ -506,10 +519,16 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	d->tw = tw;
 
 	rcu_read_lock();
-	e = twtrace_table_lookup(tw);
-	rec->tw_id = e ? e->id : 0;
-	rec->rearms = e ? min_t(u32, READ_ONCE(e->rearms), U16_MAX) : 0;
-	d->age_ns = e ? e->birth_ns : 0;
+	e = twtrace_table_get(tw);
+	rec->tw_id = 0;
+	rec->rearms = 0;
+	d->age_ns = 0;
+	if (e) {
+		rec->tw_id = twtrace_tw_id(e);
+		rec->rearms = READ_ONCE(e->rearms);
+		d->age_ns = e->birth_ns;
+		twtrace_table_put(e);
+	}
 	rcu_read_unlock();
 
 	fill_peer(rec, sk, tw->tw_num);

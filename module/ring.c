@@ -11,10 +11,13 @@
  *
  * The ring buffer's own wait/poll helpers are not exported: each CPU has a
  * wait queue, woken through irq_work (never directly from a probe).  A
- * wake-up per record would cost the reader more than the record: writers
- * wake a waiting reader once TWTRACE_WAKE_BATCH records are pending, and a
- * timer that runs only while pollers wait (blocked readers time out on
- * their own) delivers the rest within TWTRACE_WAKE_DELAY.
+ * wake-up per record would cost the reader more than the record, so a CPU
+ * file is ready (poll, blocking read) only once TWTRACE_WAKE_BATCH records
+ * are pending, or when the records it has waited TWTRACE_WAKE_DELAY: writers
+ * wake a waiting reader every TWTRACE_WAKE_BATCH records, and a timer that
+ * runs only while pollers wait (blocked readers time out on their own)
+ * flushes the rest.  A reader that polls again as soon as it has read thus
+ * sleeps until a batch is there, instead of spinning on single records.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -38,6 +41,7 @@ struct twtrace_ring {
 	struct mutex read_lock;		/* one consumer at a time */
 	u64 seq;			/* next sequence number (writer CPU) */
 	unsigned int unwoken;		/* records since the last wake-up */
+	bool flush_due;			/* the pending records waited enough */
 	u64 dropped;			/* refused writes (writer CPU) */
 	u64 overrun_base;		/* ring overruns at the last reset */
 };
@@ -67,10 +71,12 @@ static void twtrace_flush(struct timer_list *t)
 		r = &twtrace_rings[cpu];
 		if (!wq_has_sleeper(&r->wq))
 			continue;
-		if (ring_buffer_empty_cpu(twtrace_rb, cpu))
+		if (ring_buffer_empty_cpu(twtrace_rb, cpu)) {
 			waiting = true;
-		else
+		} else {
+			WRITE_ONCE(r->flush_due, true);
 			wake_up_interruptible(&r->wq);
+		}
 	}
 	if (waiting && !READ_ONCE(twtrace_dying))
 		mod_timer(t, jiffies + TWTRACE_WAKE_DELAY);
@@ -195,9 +201,15 @@ static int ring_cpu(struct file *file)
 	return (long)file->private_data;
 }
 
+/* A batch of records is there, or the ones there waited long enough. */
 static bool ring_ready(int cpu)
 {
-	return READ_ONCE(twtrace_dying) || !ring_buffer_empty_cpu(twtrace_rb, cpu);
+	if (READ_ONCE(twtrace_dying))
+		return true;
+	if (ring_buffer_empty_cpu(twtrace_rb, cpu))
+		return false;
+	return READ_ONCE(twtrace_rings[cpu].flush_due) ||
+	       ring_buffer_entries_cpu(twtrace_rb, cpu) >= TWTRACE_WAKE_BATCH;
 }
 
 /* Whole records only; blocks until there is one unless O_NONBLOCK. */
@@ -207,7 +219,7 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 	int cpu = ring_cpu(file);
 	struct twtrace_ring *r = &twtrace_rings[cpu];
 	struct twtrace_record rec;
-	struct ring_buffer_event *ev;
+	struct ring_buffer_event *ev = NULL;
 	size_t done = 0;
 	long ret;
 
@@ -228,6 +240,8 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			}
 			done += sizeof(rec);
 		}
+		if (!ev)	/* emptied: the next records wait afresh */
+			WRITE_ONCE(r->flush_due, false);
 		mutex_unlock(&r->read_lock);
 		if (done)
 			return done;
@@ -235,11 +249,13 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			return 0;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		/* Writers wake in batches: look again after a while. */
+		/* Writers wake in batches: take what there is after a while. */
 		ret = wait_event_interruptible_timeout(r->wq, ring_ready(cpu),
 						       TWTRACE_WAKE_DELAY);
 		if (ret < 0)
 			return ret;
+		if (!ret)
+			WRITE_ONCE(r->flush_due, true);
 	}
 }
 

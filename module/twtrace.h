@@ -6,6 +6,7 @@
 #define _TWTRACE_H
 
 #include <linux/percpu.h>
+#include <linux/refcount.h>
 #include <linux/rhashtable-types.h>
 #include <linux/seq_file.h>
 #include <linux/types.h>
@@ -59,25 +60,38 @@ int twtrace_hist_show(struct seq_file *m, void *unused);
 /*
  * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never
  * leaves the kernel: readers see the entry's id.
+ *
+ * 40 bytes an entry.  The table holds one reference, every user found by
+ * twtrace_table_get() another; the last put hands the entry to call_rcu().
+ * Only holders of a reference read the payload, so the rcu_head shares its
+ * place: lookups that still find the entry meanwhile use only node, tw and
+ * ref, and refcount_inc_not_zero() keeps them from the rest.
  */
 struct twtrace_tw {
 	struct rhash_head node;
 	const struct inet_timewait_sock *tw;	/* key */
-	u64 id;
-	u64 birth_ns;
-	u64 fin_wait2_ns;	/* time spent in FIN_WAIT2, once left */
-	u32 rearms;
-	u8 substate;		/* as last seen by a probe */
-	u8 pending;		/* death reason decided before the kill, + 1 */
-	struct rcu_head rcu;
+	refcount_t ref;
+	u32 id;			/* low half of the id; see twtrace_tw_id() */
+	union {
+		struct {
+			u64 birth_ns;
+			u32 fin_wait2_us;	/* time in FIN_WAIT2, once left */
+			u16 rearms;		/* saturating */
+			u8 substate;		/* as last seen by a probe */
+			u8 pending;		/* death reason decided early, + 1 */
+		};
+		struct rcu_head rcu;	/* after the last put */
+	};
 };
 
 int twtrace_table_init(void);
 void twtrace_table_exit(void);
-struct twtrace_tw *twtrace_table_insert(const struct inet_timewait_sock *tw,
-					u64 now, u8 substate);
-struct twtrace_tw *twtrace_table_lookup(const struct inet_timewait_sock *tw);
+u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
+			 u8 substate);
+struct twtrace_tw *twtrace_table_get(const struct inet_timewait_sock *tw);
+void twtrace_table_put(struct twtrace_tw *e);
 void twtrace_table_remove(struct twtrace_tw *e);
+u64 twtrace_tw_id(const struct twtrace_tw *e);
 unsigned int twtrace_table_count(void);
 int twtrace_live_show(struct seq_file *m, void *unused);
 

@@ -2273,6 +2273,71 @@ static void ring_full(struct __test_metadata *_metadata, struct tw_recs *rs,
 	tw_recs_free(&after);
 }
 
+/*
+ * A CPU file is ready once a batch (64 records) is pending, or once the
+ * records pending have waited: a reader that polls again as soon as it
+ * has read sleeps until there is a batch instead of spinning on single
+ * records.  One record: poll() with no timeout says nothing, a waiting
+ * poll() gets it after the flush delay (50 ms).  70 records: ready at once.
+ */
+TEST_F_TIMEOUT(ring, poll_waits_for_a_batch, 120)
+{
+	struct pollfd pfd[TW_MAX_CPUS];
+	struct tw_stats s0, s1;
+	struct tw_conn k;
+	int ncpus, c, i, ret;
+	double t0, waited;
+
+	ASSERT_EQ(0, tw_ctl_set("overwrite", "0"));
+	ncpus = tw_ncpus();
+	ASSERT_LT(0, ncpus);
+	tw_recs_init(&self->rs, 0);
+	ASSERT_EQ(0, tw_recs_drain(&self->rs));
+	for (c = 0; c < ncpus; c++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), TW_DIR "/cpu%d", c);
+		pfd[c].fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		pfd[c].events = POLLIN;
+		ASSERT_LE(0, pfd[c].fd);
+	}
+
+	ASSERT_EQ(0, tw_stats_read(&s0));
+	ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+	ASSERT_EQ(0, tw_stats_read(&s1));
+	ASSERT_LE(1, tw_stats_delta(&s0, &s1, "records"));
+	ASSERT_GT(64, tw_stats_delta(&s0, &s1, "records"));
+	EXPECT_EQ(0, poll(pfd, ncpus, 0));
+	t0 = tw_now();
+	ret = poll(pfd, ncpus, 10000);
+	waited = tw_now() - t0;
+	TH_LOG("%lld record(s): poll() returned %d after %.3f s",
+	       tw_stats_delta(&s0, &s1, "records"), ret, waited);
+	EXPECT_LT(0, ret);
+	EXPECT_LE(0.03, waited);
+	EXPECT_GE(2.0, waited);
+	ASSERT_EQ(0, tw_recs_drain(&self->rs));
+	EXPECT_EQ(0, poll(pfd, ncpus, 0));
+
+	/* A batch on one CPU: ready without waiting. */
+	pin(0);
+	ASSERT_EQ(0, tw_stats_read(&s0));
+	for (i = 0; i < 70; i++)
+		ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+	pin(-1);
+	ASSERT_EQ(0, tw_stats_read(&s1));
+	ret = poll(pfd, ncpus, 0);
+	TH_LOG("%lld records: poll(0) returned %d",
+	       tw_stats_delta(&s0, &s1, "records"), ret);
+	EXPECT_LT(0, ret);
+	for (c = 0; c < ncpus; c++)
+		close(pfd[c].fd);
+	ASSERT_EQ(0, tw_recs_drain(&self->rs));
+	EXPECT_EQ(0, self->rs.bad);
+	for (c = 0; c < ncpus; c++)
+		EXPECT_EQ(0, self->rs.seq_breaks[c]) TH_LOG("cpu%d", c);
+}
+
 TEST_F_TIMEOUT(ring, drop_when_full, 120)
 {
 	ring_full(_metadata, &self->rs, self->l, &self->dst, false);

@@ -5,7 +5,9 @@
  * Live, every cpuN file is read without blocking as poll() says it has
  * records; records wait in a heap ordered by (ts_ns, cpu, seq) until they
  * are HOLD_NS old by CLOCK_MONOTONIC, so that a CPU read a little later
- * still merges in time order, and all of them go out at the end.  Each
+ * still merges in time order, and all of them go out at the end.  The
+ * reader wakes up SLACK_NS after the oldest is due and emits all that are
+ * due, in batches.  Each
  * CPU's sequence numbers are checked: a gap is that many lost records.
  *
  * A recording (-o) is a struct twtrace_file_header and then the records,
@@ -29,6 +31,11 @@
 #include "reader.h"
 
 #define HOLD_NS		(100 * 1000000ULL)
+/*
+ * Wake up for the oldest held record this much after it is due, and emit
+ * every record due by then: one wake-up per batch, not one per record.
+ */
+#define SLACK_NS	(25 * 1000000ULL)
 #define READ_RECS	64
 #define READ_ROUNDS	16
 #define RSZ		sizeof(struct twtrace_record)
@@ -702,7 +709,8 @@ static struct timespec *poll_timeout(struct stream *s, struct timespec *ts)
 
 	if (s->nheap) {
 		end = s->heap[0].rec.ts_ns;
-		end = end > ~0ULL - HOLD_NS ? ~0ULL - 1 : end + HOLD_NS;
+		end = end > ~0ULL - HOLD_NS - SLACK_NS ? ~0ULL - 1 :
+		      end + HOLD_NS + SLACK_NS;
 		wait = end > now ? end - now : 0;
 	}
 	if (s->duration) {
