@@ -621,6 +621,19 @@ static inline int tw_recs_read_cpu(struct tw_recs *rs, int cpu, bool keep)
 }
 
 /* Number of cpuN files (highest N + 1). */
+/* Run on CPU @cpu only (-1: any). */
+static inline void tw_pin(int cpu)
+{
+	cpu_set_t set;
+	int c;
+
+	CPU_ZERO(&set);
+	for (c = 0; c < CPU_SETSIZE && c < TW_MAX_CPUS; c++)
+		if (cpu < 0 || c == cpu)
+			CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static inline int tw_ncpus(void)
 {
 	char path[64];

@@ -1922,19 +1922,6 @@ FIXTURE_TEARDOWN_PARENT(ring)
 		tw_ctl_set("enable", self->enable);
 }
 
-/* Run on CPU @cpu only (-1: any). */
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	int c;
-
-	CPU_ZERO(&set);
-	for (c = 0; c < CPU_SETSIZE && c < TW_MAX_CPUS; c++)
-		if (cpu < 0 || c == cpu)
-			CPU_SET(c, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 /*
  * One TIME_WAIT socket made on each CPU in turn, so that each CPU's ring
  * gets a record (loopback delivers in the sender's softirq).
@@ -1945,10 +1932,10 @@ static void prime_cpus(int ncpus, int lfd, const union tw_sa *dst)
 	int c;
 
 	for (c = 0; c < ncpus; c++) {
-		pin(c);
+		tw_pin(c);
 		make_client_tw(&k, lfd, dst, NULL);
 	}
-	pin(-1);
+	tw_pin(-1);
 }
 
 /* Per-type record counts against stats deltas. */
@@ -2044,7 +2031,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	if (!pid) {
 		struct tw_conn k;
 
-		pin(0);
+		tw_pin(0);
 		usleep(300000);
 		_exit(make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
 	}
@@ -2081,7 +2068,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	if (!pid) {
 		struct tw_conn k;
 
-		pin(0);
+		tw_pin(0);
 		usleep(300000);
 		_exit(make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
 	}
@@ -2111,7 +2098,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 		struct tw_conn k;
 		char x = 'x';
 
-		pin(i % ncpus);
+		tw_pin(i % ncpus);
 		if (i % 4 == 3) {
 			ASSERT_EQ(0, make_fw2_tw(&k, self->l, &self->dst));
 			ASSERT_EQ(1, write(k.a, &x, 1));
@@ -2125,7 +2112,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 		}
 		ASSERT_LE(0, tw_recs_read(&self->rs));
 	}
-	pin(-1);
+	tw_pin(-1);
 	rsts = tw_snmp("Tcp", "OutRsts") - rst0;
 	/* Three overflows: the limit is what there is. */
 	snprintf(path, sizeof(path), "%lld", tw_sockstat_tw());
@@ -2213,10 +2200,10 @@ static void ring_full(struct __test_metadata *_metadata, struct tw_recs *rs,
 	for (i = 0; i < n; i++) {
 		struct tw_conn k;
 
-		pin(i % ncpus);
+		tw_pin(i % ncpus);
 		ASSERT_EQ(0, make_client_tw(&k, lfd, dst, NULL));
 	}
-	pin(-1);
+	tw_pin(-1);
 	usleep(200000);
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	ASSERT_LE(0, tw_recs_read(rs));
@@ -2320,11 +2307,11 @@ TEST_F_TIMEOUT(ring, poll_waits_for_a_batch, 120)
 	EXPECT_EQ(0, poll(pfd, ncpus, 0));
 
 	/* A batch on one CPU: ready without waiting. */
-	pin(0);
+	tw_pin(0);
 	ASSERT_EQ(0, tw_stats_read(&s0));
 	for (i = 0; i < 70; i++)
 		ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
-	pin(-1);
+	tw_pin(-1);
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	ret = poll(pfd, ncpus, 0);
 	TH_LOG("%lld records: poll(0) returned %d",

@@ -74,19 +74,6 @@ static int cpus_online(void)
 	return n > 0 ? n : 1;
 }
 
-/* Run on CPU @cpu only (-1: any). */
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	int c;
-
-	CPU_ZERO(&set);
-	for (c = 0; c < CPU_SETSIZE && c < TW_MAX_CPUS; c++)
-		if (cpu < 0 || c == cpu)
-			CPU_SET(c, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void *shm_alloc(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -212,7 +199,7 @@ static int mk_tws(const struct mk *m)
 	int l4, l6, i;
 
 	if (m->cpu >= 0)
-		pin(m->cpu);
+		tw_pin(m->cpu);
 	l4 = tw_listen(AF_INET, "127.0.0.1", &d4);
 	l6 = tw_listen(AF_INET6, "::1", &d6);
 	if (l4 < 0 || l6 < 0)
@@ -371,7 +358,7 @@ static void storm_worker(struct storm_shm *shm, int i,
 		tw_sysctl_set("net/ipv4/tcp_max_tw_buckets", buf);
 	}
 	if (o->pin)
-		pin(i % cpus_online());
+		tw_pin(i % cpus_online());
 	if (o->nice)
 		setpriority(PRIO_PROCESS, 0, o->nice);
 	l4 = tw_listen(AF_INET, "127.0.0.1", &d4);
