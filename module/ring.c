@@ -60,7 +60,11 @@ static void twtrace_ring_wake(struct irq_work *work)
 	wake_up_interruptible(&r->wq);
 }
 
-/* While readers wait: wake those whose ring has records, come back later. */
+/*
+ * A poll found records too few to be ready: they have waited long enough
+ * now.  Wake whoever waits for them; come back for pollers that wait on an
+ * empty ring.
+ */
 static void twtrace_flush(struct timer_list *t)
 {
 	struct twtrace_ring *r;
@@ -69,20 +73,19 @@ static void twtrace_flush(struct timer_list *t)
 
 	for_each_possible_cpu(cpu) {
 		r = &twtrace_rings[cpu];
-		if (!wq_has_sleeper(&r->wq))
-			continue;
 		if (ring_buffer_empty_cpu(twtrace_rb, cpu)) {
-			waiting = true;
-		} else {
-			WRITE_ONCE(r->flush_due, true);
-			wake_up_interruptible(&r->wq);
+			waiting |= wq_has_sleeper(&r->wq);
+			continue;
 		}
+		WRITE_ONCE(r->flush_due, true);
+		if (wq_has_sleeper(&r->wq))
+			wake_up_interruptible(&r->wq);
 	}
 	if (waiting && !READ_ONCE(twtrace_dying))
 		mod_timer(t, jiffies + TWTRACE_WAKE_DELAY);
 }
 
-/* A poller is on the wait queue: make sure the flush timer runs. */
+/* A poll found the ring not ready: make sure the flush timer runs. */
 static void twtrace_flush_arm(void)
 {
 	if (!timer_pending(&twtrace_flush_timer))
