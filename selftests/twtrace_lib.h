@@ -621,6 +621,12 @@ static inline int tw_recs_read_cpu(struct tw_recs *rs, int cpu, bool keep)
 }
 
 /* Number of cpuN files (highest N + 1). */
+/* The debug kernel (kmemleak, KASAN, lockdep): everything takes longer. */
+static inline bool tw_slow_kernel(void)
+{
+	return !access("/sys/kernel/debug/kmemleak", F_OK);
+}
+
 /* Run on CPU @cpu only (-1: any). */
 static inline void tw_pin(int cpu)
 {

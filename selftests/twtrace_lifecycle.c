@@ -559,8 +559,11 @@ FIXTURE_TEARDOWN(expiry)
  * the kernel's /proc/net/tcp rows disappear; a rearm's timestamp plus the
  * kernel's own time left (/proc/net/tcp) is 60 s; death_expired and the
  * expired lifetime histogram grow by exactly 3, in the right buckets.
+ * On the debug kernel, under load, the kernel's timers themselves have
+ * run up to 14 s late: the upper bounds get 30 s more there, while the
+ * death must still fall where the kernel's rows disappear.
  */
-TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 150)
+TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 200)
 {
 	long long h0[TWTRACE_HIST_BUCKETS], h1[TWTRACE_HIST_BUCKETS];
 	long long want[TWTRACE_HIST_BUCKETS] = { 0 };
@@ -571,6 +574,7 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 150)
 	struct tw_stats s0, s1;
 	struct tw_tcprow row;
 	union tw_sa d4, d6;
+	double late = tw_slow_kernel() ? 30 : 0;
 	long long kb0, fw2;
 	double t0, tc0, tc1, arm;
 	int l4, l6, i;
@@ -629,12 +633,12 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 150)
 	}
 
 	/* C: FIN_WAIT2 with tcp_fin_timeout=2. */
-	while (!wc.gone && tw_now() < tc1 + 10) {
+	while (!wc.gone && tw_now() < tc1 + 10 + late) {
 		watch_poll(&wc);
 		usleep(20000);
 	}
 	dc = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH, bc.tw_id, 5);
-	check_expiry(_metadata, &bc, &dc, &wc, SUB_FW2, 1.5, 4.5);
+	check_expiry(_metadata, &bc, &dc, &wc, SUB_FW2, 1.5, 4.5 + late);
 	EXPECT_GE(MSEC, llabs((long long)dc.death.fin_wait2_ns -
 			      (long long)dc.death.lifetime_ns));
 	EXPECT_EQ(0U, dc.rearms);
@@ -642,15 +646,15 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 150)
 	tw_conn_close(&kc);
 
 	/* A and B: a full TIME_WAIT. */
-	while ((!wa.gone || !wb.gone) && tw_now() < tc1 + 80) {
+	while ((!wa.gone || !wb.gone) && tw_now() < tc1 + 80 + late) {
 		watch_poll(&wa);
 		watch_poll(&wb);
 		usleep(50000);
 	}
 	da = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH, ba.tw_id, 5);
 	db = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH, bb.tw_id, 5);
-	check_expiry(_metadata, &ba, &da, &wa, SUB_TW, 59.99, 63);
-	check_expiry(_metadata, &bb, &db, &wb, SUB_TW, 59.99, 63);
+	check_expiry(_metadata, &ba, &da, &wa, SUB_TW, 59.99, 63 + late);
+	check_expiry(_metadata, &bb, &db, &wb, SUB_TW, 59.99, 63 + late);
 	EXPECT_EQ(4, da.family);
 	EXPECT_EQ(6, db.family);
 	for (i = 0; i < 2; i++) {
@@ -661,7 +665,7 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 150)
 		arm = (r ? r->ts_ns : b->ts_ns) / 1e9;
 		/* 60 s after the last arm, rounded up by the timer wheel. */
 		EXPECT_LE(ts_of(arm + 59.99), (long long)d->ts_ns);
-		EXPECT_GE(ts_of(arm + 62.5), (long long)d->ts_ns);
+		EXPECT_GE(ts_of(arm + 62.5 + late), (long long)d->ts_ns);
 		EXPECT_EQ(r ? 1U : 0U, d->rearms);
 		/* FIN_WAIT2 from birth to the rearm (or not at all). */
 		fw2 = r ? (long long)(r->ts_ns - b->ts_ns) : 0;

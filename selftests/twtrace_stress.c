@@ -47,16 +47,10 @@
 /* Processes, bounded waits, the module.                               */
 /* ------------------------------------------------------------------ */
 
-/* The debug kernel (KASAN, lockdep, kmemleak) runs about 10x slower. */
-static bool slow_kernel(void)
-{
-	return !access("/sys/kernel/debug/kmemleak", F_OK);
-}
-
 /* @n, or a fifth of it (at least 1) on the debug kernel. */
 static int scaled(int n)
 {
-	if (!slow_kernel())
+	if (!tw_slow_kernel())
 		return n;
 	return n / 5 > 0 ? n / 5 : 1;
 }
@@ -64,7 +58,7 @@ static int scaled(int n)
 /* Seconds a module load or unload may take before it counts as a hang. */
 static double mod_secs(void)
 {
-	return slow_kernel() ? 120 : 30;
+	return tw_slow_kernel() ? 120 : 30;
 }
 
 static int cpus_online(void)
@@ -1728,7 +1722,7 @@ TEST_F_TIMEOUT(stress, controls_concurrent_writers, 90)
 			cw_writer(shm, i, rounds);
 	}
 	tw_recs_init(&rs, 0);
-	end = tw_now() + (slow_kernel() ? 200 : 60);
+	end = tw_now() + (tw_slow_kernel() ? 200 : 60);
 	for (i = 0; i < 4; i++) {
 		status = -1;
 		while (waitpid(w[i], &status, WNOHANG) != w[i] &&
@@ -1865,7 +1859,7 @@ TEST_F_TIMEOUT(stress, readers_share_die_and_account_every_record, 150)
 	/* Phase 1: the readers keep up. */
 	o.limit = scaled(60);
 	ASSERT_EQ(0, storm_start(&st, 2, &o));
-	ASSERT_EQ(0, storm_wait(&st, slow_kernel() ? 300 : 60));
+	ASSERT_EQ(0, storm_wait(&st, tw_slow_kernel() ? 300 : 60));
 	storm_end(&st);
 	storm_free(&st);
 	tw_wait_until((tw_stats_read(&s1),
@@ -1889,10 +1883,10 @@ TEST_F_TIMEOUT(stress, readers_share_die_and_account_every_record, 150)
 	/* 40 connections on CPU 0 (worker 0), then 120 on CPU 1. */
 	o.limit = 40;
 	ASSERT_EQ(0, storm_start(&st, 1, &o));
-	ASSERT_EQ(0, storm_wait(&st, slow_kernel() ? 300 : 60));
+	ASSERT_EQ(0, storm_wait(&st, tw_slow_kernel() ? 300 : 60));
 	storm_end(&st);
 	storm_free(&st);
-	EXPECT_EQ(0, nsjob_start(&j, &m1, slow_kernel() ? 300 : 60));
+	EXPECT_EQ(0, nsjob_start(&j, &m1, tw_slow_kernel() ? 300 : 60));
 	nsjob_end(&j);
 	tw_wait_until((tw_stats_read(&s1),
 		       tw_stats_delta_sum(&s0, &s1, "death_") >=
@@ -2012,7 +2006,7 @@ TEST_F_TIMEOUT(stress, live_table_full, 120)
 	ASSERT_EQ(0, storm_start(&st, cpus_online() > 1 ? 2 : 1, &o));
 	for (i = 0; i < st.n; i++)
 		nsset_add(&set, st.shm->w[i].ns);
-	end = tw_now() + (slow_kernel() ? 300 : 60);
+	end = tw_now() + (tw_slow_kernel() ? 300 : 60);
 	while (!storm_done(&st) && tw_now() < end) {
 		v = tw_stat("live");
 		max_live = v > max_live ? v : max_live;
@@ -2055,7 +2049,7 @@ TEST_F_TIMEOUT(stress, live_table_full, 120)
 
 	/* The storm's namespaces go, and every socket in them. */
 	storm_end(&st);
-	EXPECT_TRUE(wait_deaths(&rs, &set, slow_kernel() ? 120 : 30));
+	EXPECT_TRUE(wait_deaths(&rs, &set, tw_slow_kernel() ? 120 : 30));
 	tw_wait_until(tw_stat("live") <= live0, 5);
 	ASSERT_EQ(0, tw_stats_read(&s2));
 	other_deaths = nrec(&rs, TWTRACE_EV_DEATH, -1, &set, true, 0);
@@ -2125,7 +2119,7 @@ TEST_F_TIMEOUT(stress, namespaces_come_and_go, 120)
 		tw_recs_read(&rs);
 	}
 	nsjob_end(&j[rounds - 1]);
-	EXPECT_TRUE(wait_deaths(&rs, &set, slow_kernel() ? 120 : 30));
+	EXPECT_TRUE(wait_deaths(&rs, &set, tw_slow_kernel() ? 120 : 30));
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	TH_LOG("%d namespaces (%d inode numbers), %d TIME_WAIT sockets:",
 	       rounds, set.n, total);
@@ -2376,7 +2370,7 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 {
 	struct storm_opts o = { .pin = true, .reuse = true, .pace_us = 5000,
 				.nice = 10, .max_tw = 2048 };
-	double budget = slow_kernel() ? 900 : 420;
+	double budget = tw_slow_kernel() ? 900 : 420;
 	int cycles = 100, need = cycles, i, k, ret, status, nk;
 	int workers = cpus_online() < STORM_MAX ? cpus_online() : STORM_MAX;
 	int last = tw_ncpus() - 1;
@@ -2516,7 +2510,7 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 	check_module_works(_metadata, 3);
 	storm_end(&st);
 	tw_wait_until(tw_stat("born_before_load") - bbl0 >= socks_after,
-		      slow_kernel() ? 300 : 60);
+		      tw_slow_kernel() ? 300 : 60);
 	usleep(500000);
 	bbl = tw_stat("born_before_load") - bbl0;
 	TH_LOG("the storm's namespaces went: born_before_load +%lld for %lld..%lld sockets",
