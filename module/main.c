@@ -17,7 +17,7 @@
 unsigned int twtrace_max_tracked = 262144;
 module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
 MODULE_PARM_DESC(max_tracked,
-		 "Most TIME_WAIT sockets tracked at once (64 bytes each); more are counted as untracked");
+		 "Most TIME_WAIT sockets tracked at once (40 bytes each, plus the hash table); more are counted as untracked");
 
 unsigned int twtrace_ring_kb = 960;
 module_param_named(ring_kb, twtrace_ring_kb, uint, 0444);

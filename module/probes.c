@@ -122,7 +122,7 @@ void twtrace_fill_tw(struct twtrace_record *rec,
 	rec->substate = twtrace_tw_substate(tw);
 }
 
-/* FIN_WAIT2 lasts at most tcp_fin_timeout (120 s): a u32 of us is plenty. */
+/* FIN_WAIT2 time in a u32 of us (71 minutes), saturating. */
 static u32 ns_to_us_u32(u64 ns)
 {
 	return min_t(u64, div_u64(ns, NSEC_PER_USEC), U32_MAX);
@@ -165,9 +165,9 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 				WRITE_ONCE(e->fin_wait2_us,
 					   ns_to_us_u32(now - e->birth_ns));
 			WRITE_ONCE(e->substate, sub);
-			if (e->rearms < U16_MAX)
-				WRITE_ONCE(e->rearms, e->rearms + 1);
-			rec.rearms = e->rearms;
+			rec.rearms = READ_ONCE(e->rearms);
+			if (rec.rearms < U16_MAX)
+				WRITE_ONCE(e->rearms, ++rec.rearms);
 			rec.tw_id = twtrace_tw_id(e);
 			twtrace_table_put(e);
 		}

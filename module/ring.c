@@ -12,12 +12,14 @@
  * The ring buffer's own wait/poll helpers are not exported: each CPU has a
  * wait queue, woken through irq_work (never directly from a probe).  A
  * wake-up per record would cost the reader more than the record, so a CPU
- * file is ready (poll, blocking read) only once TWTRACE_WAKE_BATCH records
- * are pending, or when the records it has waited TWTRACE_WAKE_DELAY: writers
- * wake a waiting reader every TWTRACE_WAKE_BATCH records, and a timer that
- * runs only while pollers wait (blocked readers time out on their own)
- * flushes the rest.  A reader that polls again as soon as it has read thus
- * sleeps until a batch is there, instead of spinning on single records.
+ * file polls ready (and a blocking read that found nothing returns) only
+ * once a batch of records is pending, or once the oldest pending record is
+ * TWTRACE_WAKE_DELAY_MS old: writers wake a waiting reader when a batch is
+ * there, and a timer that runs only while pollers wait (blocked readers
+ * time out on their own) wakes them for records that aged.  A reader that
+ * polls again as soon as it has read thus sleeps until there is a batch,
+ * instead of spinning on single records.  The batch is 64 records, or a
+ * quarter of what a small ring holds.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -33,7 +35,9 @@
 #include "twtrace.h"
 
 #define TWTRACE_WAKE_BATCH	64
-#define TWTRACE_WAKE_DELAY	(HZ / 20)
+#define TWTRACE_WAKE_DELAY_MS	50
+/* A record and the ring buffer's event header. */
+#define TWTRACE_EVENT_BYTES	(sizeof(struct twtrace_record) + 8)
 
 struct twtrace_ring {
 	wait_queue_head_t wq;
@@ -41,7 +45,6 @@ struct twtrace_ring {
 	struct mutex read_lock;		/* one consumer at a time */
 	u64 seq;			/* next sequence number (writer CPU) */
 	unsigned int unwoken;		/* records since the last wake-up */
-	bool flush_due;			/* the pending records waited enough */
 	u64 dropped;			/* refused writes (writer CPU) */
 	u64 overrun_base;		/* ring overruns at the last reset */
 };
@@ -51,6 +54,7 @@ static struct twtrace_ring *twtrace_rings;	/* [nr_cpu_ids] */
 static bool twtrace_overwrite_on;
 static bool twtrace_dying;
 static struct timer_list twtrace_flush_timer;
+static unsigned int twtrace_wake_batch = TWTRACE_WAKE_BATCH;
 bool twtrace_recording = true;
 
 static void twtrace_ring_wake(struct irq_work *work)
@@ -60,11 +64,24 @@ static void twtrace_ring_wake(struct irq_work *work)
 	wake_up_interruptible(&r->wq);
 }
 
-/*
- * A poll found records too few to be ready: they have waited long enough
- * now.  Wake whoever waits for them; come back for pollers that wait on an
- * empty ring.
- */
+/* A batch of records is pending, or the oldest one has waited enough. */
+static bool ring_ready(int cpu)
+{
+	u64 ts;
+
+	if (READ_ONCE(twtrace_dying))
+		return true;
+	if (ring_buffer_entries_cpu(twtrace_rb, cpu) >=
+	    READ_ONCE(twtrace_wake_batch))
+		return true;
+	if (!ring_buffer_peek(twtrace_rb, cpu, &ts, NULL))
+		return false;
+	/* The ring's own clock, as its timestamps. */
+	return (s64)(ring_buffer_time_stamp(twtrace_rb) - ts) >=
+	       (s64)TWTRACE_WAKE_DELAY_MS * NSEC_PER_MSEC;
+}
+
+/* While pollers wait: wake those whose ring is ready, come back later. */
 static void twtrace_flush(struct timer_list *t)
 {
 	struct twtrace_ring *r;
@@ -73,23 +90,32 @@ static void twtrace_flush(struct timer_list *t)
 
 	for_each_possible_cpu(cpu) {
 		r = &twtrace_rings[cpu];
-		if (ring_buffer_empty_cpu(twtrace_rb, cpu)) {
-			waiting |= wq_has_sleeper(&r->wq);
+		if (!wq_has_sleeper(&r->wq))
 			continue;
-		}
-		WRITE_ONCE(r->flush_due, true);
-		if (wq_has_sleeper(&r->wq))
+		if (ring_ready(cpu))
 			wake_up_interruptible(&r->wq);
+		else
+			waiting = true;
 	}
 	if (waiting && !READ_ONCE(twtrace_dying))
-		mod_timer(t, jiffies + TWTRACE_WAKE_DELAY);
+		mod_timer(t, jiffies + msecs_to_jiffies(TWTRACE_WAKE_DELAY_MS));
+}
+
+/* A batch: 64 records, or a quarter of what a ring of @kb KiB holds. */
+static void ring_batch_set(unsigned int kb)
+{
+	unsigned long n = ((unsigned long)kb << 10) / TWTRACE_EVENT_BYTES / 4;
+
+	WRITE_ONCE(twtrace_wake_batch,
+		   clamp_t(unsigned long, n, 1, TWTRACE_WAKE_BATCH));
 }
 
 /* A poll found the ring not ready: make sure the flush timer runs. */
 static void twtrace_flush_arm(void)
 {
 	if (!timer_pending(&twtrace_flush_timer))
-		mod_timer(&twtrace_flush_timer, jiffies + TWTRACE_WAKE_DELAY);
+		mod_timer(&twtrace_flush_timer,
+			  jiffies + msecs_to_jiffies(TWTRACE_WAKE_DELAY_MS));
 }
 
 int twtrace_ring_init(void)
@@ -111,6 +137,7 @@ int twtrace_ring_init(void)
 		twtrace_rings = NULL;
 		return -ENOMEM;
 	}
+	ring_batch_set(twtrace_ring_kb);
 	return 0;
 }
 
@@ -154,7 +181,10 @@ void twtrace_ring_emit(struct twtrace_record *rec)
 		WRITE_ONCE(r->dropped, r->dropped + 1);
 		return;
 	}
-	if (++r->unwoken < TWTRACE_WAKE_BATCH)
+	/* Count first: the pending ones only once a batch may be there. */
+	if (++r->unwoken < READ_ONCE(twtrace_wake_batch) ||
+	    ring_buffer_entries_cpu(twtrace_rb, cpu) <
+	    READ_ONCE(twtrace_wake_batch))
 		return;
 	r->unwoken = 0;
 	if (wq_has_sleeper(&r->wq))
@@ -185,7 +215,10 @@ int twtrace_ring_resize(unsigned int kb)
 	int ret = ring_buffer_resize(twtrace_rb, (unsigned long)kb << 10,
 				     RING_BUFFER_ALL_CPUS);
 
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	ring_batch_set(kb);
+	return 0;
 }
 
 void twtrace_ring_set_overwrite(bool on)
@@ -204,25 +237,19 @@ static int ring_cpu(struct file *file)
 	return (long)file->private_data;
 }
 
-/* A batch of records is there, or the ones there waited long enough. */
-static bool ring_ready(int cpu)
-{
-	if (READ_ONCE(twtrace_dying))
-		return true;
-	if (ring_buffer_empty_cpu(twtrace_rb, cpu))
-		return false;
-	return READ_ONCE(twtrace_rings[cpu].flush_due) ||
-	       ring_buffer_entries_cpu(twtrace_rb, cpu) >= TWTRACE_WAKE_BATCH;
-}
-
-/* Whole records only; blocks until there is one unless O_NONBLOCK. */
+/*
+ * Whole records, as many as are pending and fit.  With none pending, block
+ * (unless O_NONBLOCK) until the ring is ready, taking what there is every
+ * TWTRACE_WAKE_DELAY_MS.
+ */
 static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			loff_t *ppos)
 {
 	int cpu = ring_cpu(file);
 	struct twtrace_ring *r = &twtrace_rings[cpu];
 	struct twtrace_record rec;
-	struct ring_buffer_event *ev = NULL;
+	long wait = msecs_to_jiffies(TWTRACE_WAKE_DELAY_MS);
+	struct ring_buffer_event *ev;
 	size_t done = 0;
 	long ret;
 
@@ -243,8 +270,6 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			}
 			done += sizeof(rec);
 		}
-		if (!ev)	/* emptied: the next records wait afresh */
-			WRITE_ONCE(r->flush_due, false);
 		mutex_unlock(&r->read_lock);
 		if (done)
 			return done;
@@ -254,11 +279,9 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			return -EAGAIN;
 		/* Writers wake in batches: take what there is after a while. */
 		ret = wait_event_interruptible_timeout(r->wq, ring_ready(cpu),
-						       TWTRACE_WAKE_DELAY);
+						       wait);
 		if (ret < 0)
 			return ret;
-		if (!ret)
-			WRITE_ONCE(r->flush_due, true);
 	}
 }
 

@@ -98,14 +98,15 @@ void twtrace_table_remove(struct twtrace_tw *e)
 
 /*
  * The entry keeps the low 32 bits of its id; the high ones follow from the
- * last id handed out, as TCP extends its sequence numbers: fewer than 2^32
- * births happen during one TIME_WAIT socket's life.
+ * last id handed out, as TCP extends its sequence numbers: fewer than 2^31
+ * births happen during one TIME_WAIT socket's life.  The signed distance
+ * also copes with a last id read older than the entry's own.
  */
 u64 twtrace_tw_id(const struct twtrace_tw *e)
 {
 	u64 last = atomic64_read(&twtrace_last_id);
 
-	return last - (u32)((u32)last - e->id);
+	return last + (s32)(e->id - (u32)last);
 }
 
 /* Take one of the max_tracked places, if one is free. */

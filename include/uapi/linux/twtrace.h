@@ -164,7 +164,7 @@ struct twtrace_record {
 		} rearm;
 		struct {
 			__u64 lifetime_ns;	/* birth to death */
-			__u64 fin_wait2_ns;	/* time in FIN_WAIT2, to the us */
+			__u64 fin_wait2_ns;	/* time in FIN_WAIT2; to the us once left */
 		} death;
 		struct {
 			__u64 age_ns;		/* of the tw at the decision */
