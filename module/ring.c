@@ -15,8 +15,8 @@
  * file polls ready (and a blocking read that found nothing returns) only
  * once a batch of records is pending, or once the oldest pending record is
  * TWTRACE_WAKE_DELAY_MS old: writers wake a waiting reader when a batch is
- * there, and a timer that runs only while pollers wait (blocked readers
- * time out on their own) wakes them for records that aged.  A reader that
+ * there, and a timer that runs only while readers wait wakes them for
+ * records that aged.  A reader that
  * polls again as soon as it has read thus sleeps until there is a batch,
  * instead of spinning on single records.  The batch is 64 records, or a
  * quarter of what a small ring holds.
@@ -110,12 +110,19 @@ static void ring_batch_set(unsigned int kb)
 		   clamp_t(unsigned long, n, 1, TWTRACE_WAKE_BATCH));
 }
 
-/* A poll found the ring not ready: make sure the flush timer runs. */
-static void twtrace_flush_arm(void)
+/*
+ * For a poller or a blocked reader already on the ring's wait queue: ready,
+ * or the flush timer will look again (it sees the waiter, so it re-arms
+ * itself until the ring is ready).
+ */
+static bool ring_ready_or_arm(int cpu)
 {
+	if (ring_ready(cpu))
+		return true;
 	if (!timer_pending(&twtrace_flush_timer))
 		mod_timer(&twtrace_flush_timer,
 			  jiffies + msecs_to_jiffies(TWTRACE_WAKE_DELAY_MS));
+	return false;
 }
 
 int twtrace_ring_init(void)
@@ -239,8 +246,7 @@ static int ring_cpu(struct file *file)
 
 /*
  * Whole records, as many as are pending and fit.  With none pending, block
- * (unless O_NONBLOCK) until the ring is ready, taking what there is every
- * TWTRACE_WAKE_DELAY_MS.
+ * (unless O_NONBLOCK) until the ring is ready.
  */
 static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			loff_t *ppos)
@@ -248,7 +254,6 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 	int cpu = ring_cpu(file);
 	struct twtrace_ring *r = &twtrace_rings[cpu];
 	struct twtrace_record rec;
-	long wait = msecs_to_jiffies(TWTRACE_WAKE_DELAY_MS);
 	struct ring_buffer_event *ev;
 	size_t done = 0;
 	long ret;
@@ -277,10 +282,9 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			return 0;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		/* Writers wake in batches: take what there is after a while. */
-		ret = wait_event_interruptible_timeout(r->wq, ring_ready(cpu),
-						       wait);
-		if (ret < 0)
+		/* The condition runs once on the wait queue: see above. */
+		ret = wait_event_interruptible(r->wq, ring_ready_or_arm(cpu));
+		if (ret)
 			return ret;
 	}
 }
@@ -290,10 +294,7 @@ static __poll_t cpu_poll(struct file *file, poll_table *wait)
 	int cpu = ring_cpu(file);
 
 	poll_wait(file, &twtrace_rings[cpu].wq, wait);
-	if (ring_ready(cpu))
-		return EPOLLIN | EPOLLRDNORM;
-	twtrace_flush_arm();
-	return 0;
+	return ring_ready_or_arm(cpu) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 static int cpu_open(struct inode *inode, struct file *file)
