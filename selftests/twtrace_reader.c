@@ -512,6 +512,18 @@ static bool prom_has_head(const char *text, const char *name,
 }
 
 /* The Prometheus output into the stats file's names (no lost_cpuN). */
+/* @series's value into @s as @name; 1 if the series is missing. */
+static int prom_take(const char *text, const char *series, struct tw_stats *s,
+		     const char *name)
+{
+	long long v = prom_get(text, series);
+
+	if (v < 0)
+		return 1;
+	stats_put(s, name, v);
+	return 0;
+}
+
 static int stats_from_prom(const char *text, struct tw_stats *s)
 {
 	static const struct { const char *series, *name; } plain[] = {
@@ -526,26 +538,16 @@ static int stats_from_prom(const char *text, struct tw_stats *s)
 	};
 	char series[160], name[64];
 	int i, missing = 0;
-	long long v;
 
 	s->n = 0;
-	for (i = 0; i < (int)ARRAY_SIZE(plain); i++) {
-		v = prom_get(text, plain[i].series);
-		if (v < 0)
-			missing++;
-		else
-			stats_put(s, plain[i].name, v);
-	}
+	for (i = 0; i < (int)ARRAY_SIZE(plain); i++)
+		missing += prom_take(text, plain[i].series, s, plain[i].name);
 	for (i = 0; i < TWTRACE_DEATH_NR; i++) {
 		snprintf(series, sizeof(series),
 			 "twtrace_deaths_total{reason=\"%s\"}",
 			 tw_death_name(i));
 		snprintf(name, sizeof(name), "death_%s", tw_death_name(i));
-		v = prom_get(text, series);
-		if (v < 0)
-			missing++;
-		else
-			stats_put(s, name, v);
+		missing += prom_take(text, series, s, name);
 	}
 	for (i = 0; i < TWTRACE_REUSE_NR; i++) {
 		snprintf(series, sizeof(series),
@@ -553,11 +555,7 @@ static int stats_from_prom(const char *text, struct tw_stats *s)
 			 tw_reuse_name(i),
 			 twtrace_reuse_allows(i) ? "true" : "false");
 		snprintf(name, sizeof(name), "reuse_%s", tw_reuse_name(i));
-		v = prom_get(text, series);
-		if (v < 0)
-			missing++;
-		else
-			stats_put(s, name, v);
+		missing += prom_take(text, series, s, name);
 	}
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++) {
 		snprintf(series, sizeof(series),
@@ -565,11 +563,7 @@ static int stats_from_prom(const char *text, struct tw_stats *s)
 			 tw_overflow_name(i));
 		snprintf(name, sizeof(name), "overflow_%s",
 			 tw_overflow_name(i));
-		v = prom_get(text, series);
-		if (v < 0)
-			missing++;
-		else
-			stats_put(s, name, v);
+		missing += prom_take(text, series, s, name);
 	}
 	return missing;
 }
