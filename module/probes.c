@@ -5,8 +5,9 @@
  * The probe set is the same on both target kernels (kernel-internals.md
  * section 5.3):
  *
+ *  inet_twsk_alloc (ret)       the live-table entry; NULL is an overflow,
+ *                              "limit" or "nomem"
  *  __inet_twsk_schedule        birth (rearm == false) and rearm
- *  inet_twsk_alloc (ret)       overflow: NULL, "limit" or "nomem"
  *  tcp_twsk_unique (ret)       every reuse decision
  *  tcp_timewait_state_process  (ret) RST received / SYN / RST sent context
  *  tw_timer_handler            expiry context
@@ -21,6 +22,11 @@
  * there when inet_twsk_kill runs on the same CPU.  The one decision taken
  * in process context (tcp_abort, which may migrate before it disables BH)
  * is marked on the live-table entry instead.
+ *
+ * The entry is made when the tw is allocated, before anyone else can see
+ * it.  6.12 hashes the tw before it arms its timer, so another CPU can take
+ * the peer's FIN and rearm the tw before its birth is scheduled: that rearm
+ * finds the entry, and the birth record keeps the substate it was born in.
  */
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
@@ -122,10 +128,18 @@ void twtrace_fill_tw(struct twtrace_record *rec,
 	rec->substate = twtrace_tw_substate(tw);
 }
 
-/* FIN_WAIT2 time in a u32 of us (71 minutes), saturating. */
+/* FIN_WAIT2 time in a u32 of us (71 minutes), saturating; 0 is "never". */
 static u32 ns_to_us_u32(u64 ns)
 {
-	return min_t(u64, div_u64(ns, NSEC_PER_USEC), U32_MAX);
+	return clamp_t(u64, div_u64(ns, NSEC_PER_USEC), 1, U32_MAX);
+}
+
+/* The substate @e was born in, even if a rearm came before the birth. */
+static u8 birth_substate(const struct twtrace_tw *e)
+{
+	if (READ_ONCE(e->fin_wait2_us))
+		return TCP_FIN_WAIT2;
+	return READ_ONCE(e->substate);
 }
 
 /* __inet_twsk_schedule(tw, timeo, rearm) */
@@ -149,10 +163,18 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	rcu_read_lock();
 	if (!rearm) {
 		twtrace_count(TWTRACE_C_BIRTHS);
-		rec.tw_id = twtrace_table_insert(tw, now, sub);
-		if (!rec.tw_id)
-			atomic_inc(&twtrace_untracked_live);
 		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
+		e = twtrace_table_get(tw);
+		if (e) {
+			rec.tw_id = twtrace_tw_id(e);
+			rec.substate = birth_substate(e);
+			now = e->birth_ns;
+			twtrace_table_put(e);
+		} else {
+			/* The table was full, or allocated before the load. */
+			twtrace_count(TWTRACE_C_UNTRACKED);
+			atomic_inc(&twtrace_untracked_live);
+		}
 	} else {
 		twtrace_count(TWTRACE_C_REARMS);
 		rec.rearm.timeo_ms = jiffies_to_msecs(timeo);
@@ -390,7 +412,7 @@ static int tsp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-/* inet_twsk_alloc(sk, dr, state): NULL is an overflow. */
+/* inet_twsk_alloc(sk, dr, state): the entry, or an overflow. */
 struct alloc_data {
 	const struct sock *sk;
 	u32 count;
@@ -418,11 +440,18 @@ static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct alloc_data *d = (struct alloc_data *)ri->data;
+	struct inet_timewait_sock *tw;
 	enum twtrace_overflow_reason reason;
 	struct twtrace_record rec;
 
-	if (regs_return_value(regs))
+	tw = (struct inet_timewait_sock *)regs_return_value(regs);
+	if (tw) {
+		/* Not hashed yet: its rearms cannot come before this. */
+		rcu_read_lock();
+		twtrace_table_insert(tw, ktime_get_ns(), d->state);
+		rcu_read_unlock();
 		return 0;
+	}
 	reason = d->count >= d->limit ? TWTRACE_OVERFLOW_LIMIT :
 					 TWTRACE_OVERFLOW_NOMEM;
 	memset(&rec, 0, sizeof(rec));

@@ -3,12 +3,12 @@
  * twtrace: the live table, one entry per TIME_WAIT socket born while the
  * module is loaded, keyed by the tw pointer (rhashtable).
  *
- * Entries are inserted at birth and removed at the death (or, if the kill
- * was missed, at the final free).  Probes and the "live" file take a
- * reference to use one (twtrace_table_get()); the last reference frees it
- * after an RCU grace period, since lookups walk the table under
- * rcu_read_lock().  The tw pointer never leaves the kernel: readers see the
- * entry's id.
+ * Entries are inserted when the tw is allocated, before it is hashed, and
+ * removed at the death (or, if the kill was missed, at the final free).
+ * Probes and the "live" file take a reference to use one
+ * (twtrace_table_get()); the last reference frees it after an RCU grace
+ * period, since lookups walk the table under rcu_read_lock().  The tw
+ * pointer never leaves the kernel: readers see the entry's id.
  */
 #include <linux/atomic.h>
 #include <linux/rcupdate.h>
@@ -122,9 +122,10 @@ static bool twtrace_table_reserve(void)
 }
 
 /*
- * A new entry for @tw: its id, or 0 (counted as untracked) when the table
- * is at its bound or memory is short.  The entry may die as soon as it is
- * in the table: it is not returned.  Caller holds rcu_read_lock().
+ * A new entry for @tw, made when the tw is allocated: its id, or 0 when the
+ * table is at its bound or memory is short (the birth then counts as
+ * untracked).  The entry may die as soon as it is in the table: it is not
+ * returned.  Caller holds rcu_read_lock().
  */
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 			 u8 substate)
@@ -163,7 +164,6 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 unreserve:
 	atomic_dec(&twtrace_tracked);
 untracked:
-	twtrace_count(TWTRACE_C_UNTRACKED);
 	return 0;
 }
 
@@ -199,6 +199,11 @@ int twtrace_live_show(struct seq_file *m, void *unused)
 		/* -EAGAIN: a resize, keep walking; or a dying entry */
 		if (IS_ERR(e) || !refcount_inc_not_zero(&e->ref))
 			continue;
+		/* Allocated, not hashed yet: not a TIME_WAIT socket so far. */
+		if (!refcount_read(&e->tw->tw_refcnt)) {
+			twtrace_table_put(e);
+			continue;
+		}
 		twtrace_fill_tw(&r, e->tw, 0);
 		seq_printf(m, "%llu %u %u", twtrace_tw_id(e), r.netns, r.family);
 		show_addr(m, &r, r.saddr, r.sport);
