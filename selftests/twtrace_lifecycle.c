@@ -1886,6 +1886,124 @@ TEST_F(tw, overflow_limit)
 	close(l6);
 }
 
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+#define TW_SLAB4	"/sys/kernel/slab/tw_sock_TCP/failslab"
+#define TW_SLAB6	"/sys/kernel/slab/tw_sock_TCPv6/failslab"
+
+/* failslab off for the tw caches; the faults left to inject, or -1. */
+static long long failslab_off(void)
+{
+	char buf[32];
+
+	tw_write_str(FAILSLAB "probability", "0");
+	tw_write_str(TW_SLAB4, "0");
+	tw_write_str(TW_SLAB6, "0");
+	if (tw_read_str(FAILSLAB "times", buf, sizeof(buf)))
+		return -1;
+	return atoll(buf);
+}
+
+/*
+ * The kernel's failslab (CONFIG_FAILSLAB: the debug kernel) fails the next
+ * four allocations from the tw caches, tw_sock_TCP and tw_sock_TCPv6 only:
+ * four client-closed connections (two IPv4, two IPv6) get no TIME_WAIT
+ * socket although the bucket limit is far.  Overflow records == TcpExt
+ * TCPTimeWaitOverflow growth == overflow_nomem growth == the four faults
+ * failslab counted down; each says nomem, tw_count < tw_limit == the
+ * sysctl, with its connection's tuple.  The next connection gets its tw.
+ */
+TEST_F(tw, overflow_nomem)
+{
+	struct tw_conn k[5];
+	union tw_sa d4, d6;
+	struct tw_stats s0, s1;
+	long long ovf0, limit, left;
+	int l4, l6, i, j, n, seen[4] = { 0 };
+	size_t m;
+
+	if (access(FAILSLAB "times", W_OK) || access(TW_SLAB4, W_OK) ||
+	    access(TW_SLAB6, W_OK))
+		SKIP(return, "no failslab for the tw caches (%s)",
+		     "CONFIG_FAILSLAB, the debug kernel has it");
+	l4 = tw_listen(AF_INET, "127.0.0.1", &d4);
+	l6 = tw_listen(AF_INET6, "::1", &d6);
+	ASSERT_LE(0, l4);
+	ASSERT_LE(0, l6);
+	limit = tw_sysctl_get("net/ipv4/tcp_max_tw_buckets");
+	ASSERT_LT(8, limit);
+	ASSERT_EQ(0, tw_stats_read(&s0));
+	ovf0 = tcpext("TCPTimeWaitOverflow");
+
+	/* Quiet, exactly four faults, only where the cache asks for them. */
+	ASSERT_EQ(0, tw_write_str(FAILSLAB "verbose", "0"));
+	ASSERT_EQ(0, tw_write_str(FAILSLAB "cache-filter", "Y"));
+	ASSERT_EQ(0, tw_write_str(FAILSLAB "interval", "1"));
+	ASSERT_EQ(0, tw_write_str(FAILSLAB "times", "4"));
+	ASSERT_EQ(0, tw_write_str(FAILSLAB "probability", "100"));
+	ASSERT_EQ(0, tw_write_str(TW_SLAB4, "1"));
+	ASSERT_EQ(0, tw_write_str(TW_SLAB6, "1"));
+
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, tw_conn_open(&k[i], i % 2 ? l6 : l4,
+					  i % 2 ? &d6 : &d4, NULL));
+		tw_conn_close_client_first(&k[i]);
+		tw_wait_until(tcpext("TCPTimeWaitOverflow") - ovf0 >= i + 1 ||
+			      tw_sockstat_tw() > 0, 5);
+	}
+	left = failslab_off();
+	ASSERT_EQ(0, tw_conn_open(&k[4], l4, &d4, NULL));
+	tw_conn_close_client_first(&k[4]);
+	tw_wait_until(tw_sockstat_tw() >= 1, 5);
+	tw_wait_until((tw_recs_read(&self->rs),
+		       tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0,
+				     0) >= 4 &&
+		       tw_recs_count(&self->rs, TWTRACE_EV_BIRTH, -1, 0, 0,
+				     0) >= 1), 5);
+	ASSERT_EQ(0, tw_stats_read(&s1));
+	n = tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0, 0);
+	TH_LOG("failslab faults left %lld; TcpExt TCPTimeWaitOverflow +%lld, overflow records %d",
+	       left, tcpext("TCPTimeWaitOverflow") - ovf0, n);
+	TH_LOG("overflow_nomem +%lld, overflow_limit +%lld, births +%lld, sockstat tw %lld",
+	       tw_stats_delta(&s0, &s1, "overflow_nomem"),
+	       tw_stats_delta(&s0, &s1, "overflow_limit"),
+	       tw_stats_delta(&s0, &s1, "births"), tw_sockstat_tw());
+	EXPECT_EQ(0, left);
+	EXPECT_EQ(4, tcpext("TCPTimeWaitOverflow") - ovf0);
+	EXPECT_EQ(4, n);
+	EXPECT_EQ(4, tw_stats_delta(&s0, &s1, "overflow_nomem"));
+	EXPECT_EQ(0, tw_stats_delta(&s0, &s1, "overflow_limit"));
+	EXPECT_EQ(1, tw_sockstat_tw());
+	EXPECT_EQ(1, tw_stats_delta(&s0, &s1, "births"));
+	EXPECT_EQ(1, tw_recs_count(&self->rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
+
+	for (m = 0; m < self->rs.n; m++) {
+		const struct twtrace_record *r = &self->rs.v[m].r;
+
+		if (r->type == TWTRACE_EV_BIRTH) {
+			EXPECT_TRUE(tw_rec_tuple_is(r, &k[4].caddr,
+						    &k[4].saddr));
+			continue;
+		}
+		if (r->type != TWTRACE_EV_OVERFLOW)
+			continue;
+		TH_LOG("overflow: %s, IPv%u port %u, tw_count %u, tw_limit %u",
+		       tw_overflow_name(r->reason), r->family, r->sport,
+		       r->overflow.tw_count, r->overflow.tw_limit);
+		EXPECT_EQ(TWTRACE_OVERFLOW_NOMEM, r->reason);
+		EXPECT_EQ((unsigned long long)limit, r->overflow.tw_limit);
+		EXPECT_GT(r->overflow.tw_limit, r->overflow.tw_count);
+		EXPECT_EQ(self->ns, r->netns);
+		for (j = 0; j < 4; j++)
+			if (tw_rec_tuple_is(r, &k[j].caddr, &k[j].saddr))
+				seen[j]++;
+	}
+	/* One record for each connection that got no tw. */
+	for (j = 0; j < 4; j++)
+		EXPECT_EQ(1, seen[j]) TH_LOG("connection %d", j);
+	close(l4);
+	close(l6);
+}
+
 /* ------------------------------------------------------------------ */
 /* 11. The rings, 12. the controls.                                    */
 /* ------------------------------------------------------------------ */
@@ -2269,7 +2387,8 @@ static void ring_full(struct __test_metadata *_metadata, struct tw_recs *rs,
  * oldest pending record is 50 ms old: a reader that polls again as soon as
  * it has read sleeps until there is a batch instead of spinning on single
  * records.  A lone record: poll() says ready when it is 50 ms to 2 s old
- * (by its own timestamp), never younger.  70 records on one CPU: ready.
+ * (8 s on the debug kernel) by its own timestamp, never younger.  70
+ * records on one CPU: ready.
  */
 TEST_F_TIMEOUT(ring, poll_waits_for_a_batch, 120)
 {
@@ -2315,7 +2434,10 @@ TEST_F_TIMEOUT(ring, poll_waits_for_a_batch, 120)
 	TH_LOG("%lld record(s): poll() said ready when the oldest was %.3f s old",
 	       tw_stats_delta(&s0, &s1, "records"), ready - oldest);
 	EXPECT_LE(0.045, ready - oldest);
-	EXPECT_GE(2.0, ready - oldest);
+	/* The flush timer, not the 10 s poll timeout (the debug kernel's
+	 * timers run late under load).
+	 */
+	EXPECT_GE(tw_slow_kernel() ? 8.0 : 2.0, ready - oldest);
 	ASSERT_EQ(0, tw_recs_drain(&self->rs));
 
 	/* A batch on one CPU: ready. */
