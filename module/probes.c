@@ -5,9 +5,10 @@
  * The probe set is the same on both target kernels (kernel-internals.md
  * section 5.3):
  *
- *  inet_twsk_alloc (ret)       the live-table entry; NULL is an overflow,
- *                              "limit" or "nomem"
- *  __inet_twsk_schedule        birth (rearm == false) and rearm
+ *  inet_twsk_alloc (ret)       the live-table entry (6.12); NULL is an
+ *                              overflow, "limit" or "nomem"
+ *  __inet_twsk_schedule        birth (rearm == false), with the entry on
+ *                              6.1, and rearm
  *  tcp_twsk_unique (ret)       every reuse decision
  *  tcp_timewait_state_process  (ret) RST received / SYN / RST sent context
  *  tw_timer_handler            expiry context
@@ -16,17 +17,19 @@
  *  inet_twsk_kill              the death, exactly once per hashed tw
  *  inet_twsk_free              last chance for an entry whose kill we missed
  *
- * Every probed function runs in softirq or with BH disabled, and kprobe
- * handlers never nest on one CPU (a nested hit is counted as missed), so
- * the context a deciding probe leaves in this CPU's twtrace_ctx is still
- * there when inet_twsk_kill runs on the same CPU.  The one decision taken
+ * Every probed function but inet_twsk_alloc and tcp_abort runs in softirq
+ * or with BH disabled, and kprobe handlers never nest on one CPU (a nested
+ * hit is counted as missed), so the context a deciding probe leaves in
+ * this CPU's twtrace_ctx is still there when inet_twsk_kill runs on the
+ * same CPU.  The one decision taken
  * in process context (tcp_abort, which may migrate before it disables BH)
  * is marked on the live-table entry instead.
  *
- * The entry is made when the tw is allocated, before anyone else can see
- * it.  6.12 hashes the tw before it arms its timer, so another CPU can take
- * the peer's FIN and rearm the tw before its birth is scheduled: that rearm
- * finds the entry, and the birth record keeps the substate it was born in.
+ * On 6.12 the live-table entry is made when the tw is allocated, before
+ * anyone else can see it (TWTRACE_ENTRY_AT_ALLOC in compat.h): 6.12 hashes
+ * the tw before it arms its timer, so another CPU can take the peer's FIN
+ * and rearm the tw before its birth.  That rearm finds the entry, and the
+ * birth record keeps the substate the tw was born in.
  */
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
@@ -134,12 +137,41 @@ static u32 ns_to_us_u32(u64 ns)
 	return clamp_t(u64, div_u64(ns, NSEC_PER_USEC), 1, U32_MAX);
 }
 
-/* The substate @e was born in, even if a rearm came before the birth. */
+/*
+ * The substate @e was born in, even if a rearm came before the birth: a
+ * TIME_WAIT that was FIN_WAIT2 has its FIN_WAIT2 time set.
+ */
 static u8 birth_substate(const struct twtrace_tw *e)
 {
-	if (READ_ONCE(e->fin_wait2_us))
-		return TCP_FIN_WAIT2;
-	return READ_ONCE(e->substate);
+	u8 sub = READ_ONCE(e->substate);
+
+	if (sub == TCP_FIN_WAIT2)
+		return sub;
+	smp_rmb();	/* pairs with the smp_wmb() in schedule_pre() */
+	return READ_ONCE(e->fin_wait2_us) ? TCP_FIN_WAIT2 : sub;
+}
+
+/*
+ * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
+ * if the tw is untracked; on 6.12 also the time and substate it was born
+ * with.  Caller holds rcu_read_lock().
+ */
+static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
+		       u8 *sub)
+{
+	struct twtrace_tw *e;
+	u64 id;
+
+	if (!TWTRACE_ENTRY_AT_ALLOC)
+		return twtrace_table_insert(tw, *now, *sub);
+	e = twtrace_table_get(tw);
+	if (!e)
+		return 0;
+	id = twtrace_tw_id(e);
+	*now = e->birth_ns;
+	*sub = birth_substate(e);
+	twtrace_table_put(e);
+	return id;
 }
 
 /* __inet_twsk_schedule(tw, timeo, rearm) */
@@ -164,14 +196,12 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!rearm) {
 		twtrace_count(TWTRACE_C_BIRTHS);
 		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
-		e = twtrace_table_get(tw);
-		if (e) {
-			rec.tw_id = twtrace_tw_id(e);
-			rec.substate = birth_substate(e);
-			now = e->birth_ns;
-			twtrace_table_put(e);
-		} else {
-			/* The table was full, or allocated before the load. */
+		rec.tw_id = birth_entry(tw, &now, &rec.substate);
+		if (!rec.tw_id) {
+			/*
+			 * The table was full or memory short, or (6.12) the
+			 * allocation went unseen: before the load, or missed.
+			 */
 			twtrace_count(TWTRACE_C_UNTRACKED);
 			atomic_inc(&twtrace_untracked_live);
 		}
@@ -183,9 +213,11 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 		if (e) {
 			rec.rearm.old_substate = READ_ONCE(e->substate);
 			if (rec.rearm.old_substate == TCP_FIN_WAIT2 &&
-			    sub != TCP_FIN_WAIT2)
+			    sub != TCP_FIN_WAIT2) {
 				WRITE_ONCE(e->fin_wait2_us,
 					   ns_to_us_u32(now - e->birth_ns));
+				smp_wmb();	/* see birth_substate() */
+			}
 			WRITE_ONCE(e->substate, sub);
 			rec.rearms = READ_ONCE(e->rearms);
 			if (rec.rearms < U16_MAX)
@@ -278,7 +310,7 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		rec->death.fin_wait2_ns = TWTRACE_NS_UNKNOWN;
 		/*
 		 * Not in the table: born before the module was loaded, or
-		 * untracked because the table was full.  Only the count of
+		 * untracked (see schedule_pre()).  Only the count of
 		 * the latter is known, not which sockets they were.
 		 */
 		if (atomic_add_unless(&twtrace_untracked_live, -1, 0)) {
@@ -446,10 +478,12 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	tw = (struct inet_timewait_sock *)regs_return_value(regs);
 	if (tw) {
-		/* Not hashed yet: its rearms cannot come before this. */
-		rcu_read_lock();
-		twtrace_table_insert(tw, ktime_get_ns(), d->state);
-		rcu_read_unlock();
+		/* Not hashed yet: no rearm can come before this. */
+		if (TWTRACE_ENTRY_AT_ALLOC) {
+			rcu_read_lock();
+			twtrace_table_insert(tw, ktime_get_ns(), d->state);
+			rcu_read_unlock();
+		}
 		return 0;
 	}
 	reason = d->count >= d->limit ? TWTRACE_OVERFLOW_LIMIT :
@@ -614,15 +648,15 @@ static struct kretprobe rp_tsp = {
 
 #define KP(sym, fn, req) { .kp = { .symbol_name = sym, .pre_handler = fn }, \
 			   .required = req }
-#define RP(rpp) { .rp = rpp }
+#define RP(rpp, req) { .rp = rpp, .required = req }
 
 static struct twtrace_probe twtrace_probes[P_NR] = {
 	[P_SCHEDULE]	= KP("__inet_twsk_schedule", schedule_pre, true),
 	[P_KILL]	= KP("inet_twsk_kill", kill_pre, true),
 	[P_FREE]	= KP("inet_twsk_free", free_pre, true),
-	[P_ALLOC]	= RP(&rp_alloc),
-	[P_UNIQUE]	= RP(&rp_unique),
-	[P_TSP]		= RP(&rp_tsp),
+	[P_ALLOC]	= RP(&rp_alloc, true),
+	[P_UNIQUE]	= RP(&rp_unique, false),
+	[P_TSP]		= RP(&rp_tsp, false),
 	[P_TIMER]	= KP("tw_timer_handler", timer_pre, false),
 	[P_ABORT]	= KP("tcp_abort", abort_pre, false),
 	[P_DESCHED]	= KP("inet_twsk_deschedule_put", desched_pre, false),

@@ -3,12 +3,13 @@
  * twtrace: the live table, one entry per TIME_WAIT socket born while the
  * module is loaded, keyed by the tw pointer (rhashtable).
  *
- * Entries are inserted when the tw is allocated, before it is hashed, and
- * removed at the death (or, if the kill was missed, at the final free).
- * Probes and the "live" file take a reference to use one
- * (twtrace_table_get()); the last reference frees it after an RCU grace
- * period, since lookups walk the table under rcu_read_lock().  The tw
- * pointer never leaves the kernel: readers see the entry's id.
+ * Entries are inserted when the tw is allocated (6.12) or born (6.1; see
+ * TWTRACE_ENTRY_AT_ALLOC), before it is hashed, and removed at the death
+ * (or, if the kill was missed, at the final free).  Probes and the "live"
+ * file take a reference to use one (twtrace_table_get()); the last
+ * reference frees it after an RCU grace period, since lookups walk the
+ * table under rcu_read_lock().  The tw pointer never leaves the kernel:
+ * readers see the entry's id.
  */
 #include <linux/atomic.h>
 #include <linux/rcupdate.h>
@@ -122,10 +123,10 @@ static bool twtrace_table_reserve(void)
 }
 
 /*
- * A new entry for @tw, made when the tw is allocated: its id, or 0 when the
- * table is at its bound or memory is short (the birth then counts as
- * untracked).  The entry may die as soon as it is in the table: it is not
- * returned.  Caller holds rcu_read_lock().
+ * A new entry for @tw, not hashed yet: its id, or 0 when the table is at
+ * its bound or memory is short (the birth then counts as untracked).  The
+ * entry may die as soon as it is in the table: it is not returned.  Caller
+ * holds rcu_read_lock().
  */
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 			 u8 substate)
