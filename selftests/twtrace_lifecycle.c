@@ -1807,6 +1807,51 @@ TEST_F(tw, admin_destroyed)
 /* ------------------------------------------------------------------ */
 
 /*
+ * The records of an overflow test: each birth is one of @born[0..nborn),
+ * each overflow says @reason, @limit and the netns, and is one of
+ * @lost[0..4), each of which gets exactly one.  With reason "limit" the
+ * count had reached the limit, with "nomem" it had not.
+ */
+static void check_overflow_recs(struct __test_metadata *_metadata,
+				const struct tw_recs *rs, unsigned int ns,
+				const struct tw_conn *born, int nborn,
+				const struct tw_conn *lost,
+				unsigned int reason, long long limit)
+{
+	int seen[4] = { 0 }, j;
+	size_t m;
+
+	for (m = 0; m < rs->n; m++) {
+		const struct twtrace_record *r = &rs->v[m].r;
+		bool mine = false;
+
+		if (r->type == TWTRACE_EV_BIRTH) {
+			for (j = 0; j < nborn; j++)
+				mine |= tw_rec_tuple_is(r, &born[j].caddr,
+							&born[j].saddr);
+			EXPECT_TRUE(mine);
+			continue;
+		}
+		if (r->type != TWTRACE_EV_OVERFLOW)
+			continue;
+		TH_LOG("overflow: %s, IPv%u port %u, tw_count %u, tw_limit %u",
+		       tw_overflow_name(r->reason), r->family, r->sport,
+		       r->overflow.tw_count, r->overflow.tw_limit);
+		EXPECT_EQ(reason, r->reason);
+		EXPECT_EQ((unsigned long long)limit, r->overflow.tw_limit);
+		EXPECT_EQ(reason == TWTRACE_OVERFLOW_LIMIT,
+			  r->overflow.tw_count >= r->overflow.tw_limit);
+		EXPECT_EQ(ns, r->netns);
+		for (j = 0; j < 4; j++)
+			if (tw_rec_tuple_is(r, &lost[j].caddr, &lost[j].saddr))
+				seen[j]++;
+	}
+	/* One record for each connection that got no tw. */
+	for (j = 0; j < 4; j++)
+		EXPECT_EQ(1, seen[j]) TH_LOG("connection %d", j);
+}
+
+/*
  * tcp_max_tw_buckets=2 in the netns, six client-closed connections (three
  * IPv4, three IPv6): two births, four overflows.  Overflow records ==
  * TcpExt TCPTimeWaitOverflow growth == overflow_limit growth; each says
@@ -1819,8 +1864,7 @@ TEST_F(tw, overflow_limit)
 	union tw_sa d4, d6;
 	struct tw_stats s0, s1;
 	long long ovf0;
-	int l4, l6, i, j, n;
-	size_t m;
+	int l4, l6, i, n;
 
 	l4 = tw_listen(AF_INET, "127.0.0.1", &d4);
 	l6 = tw_listen(AF_INET6, "::1", &d6);
@@ -1859,29 +1903,8 @@ TEST_F(tw, overflow_limit)
 	EXPECT_EQ(2, tw_stats_delta(&s0, &s1, "births"));
 	EXPECT_EQ(2, tw_recs_count(&self->rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
 
-	for (m = 0; m < self->rs.n; m++) {
-		const struct twtrace_record *r = &self->rs.v[m].r;
-		bool mine = false;
-
-		if (r->type == TWTRACE_EV_BIRTH) {
-			EXPECT_TRUE(tw_rec_tuple_is(r, &k[0].caddr,
-						    &k[0].saddr) ||
-				    tw_rec_tuple_is(r, &k[1].caddr,
-						    &k[1].saddr));
-			continue;
-		}
-		if (r->type != TWTRACE_EV_OVERFLOW)
-			continue;
-		TH_LOG("overflow: %s, IPv%u port %u, tw_count %u, tw_limit %u",
-		       tw_overflow_name(r->reason), r->family, r->sport,
-		       r->overflow.tw_count, r->overflow.tw_limit);
-		EXPECT_EQ(TWTRACE_OVERFLOW_LIMIT, r->reason);
-		EXPECT_EQ(2U, r->overflow.tw_limit);
-		EXPECT_LE(r->overflow.tw_limit, r->overflow.tw_count);
-		for (j = 2; j < 6; j++)
-			mine |= tw_rec_tuple_is(r, &k[j].caddr, &k[j].saddr);
-		EXPECT_TRUE(mine);
-	}
+	check_overflow_recs(_metadata, &self->rs, self->ns, k, 2, &k[2],
+			    TWTRACE_OVERFLOW_LIMIT, 2);
 	close(l4);
 	close(l6);
 }
@@ -1918,8 +1941,7 @@ TEST_F(tw, overflow_nomem)
 	union tw_sa d4, d6;
 	struct tw_stats s0, s1;
 	long long ovf0, limit, left;
-	int l4, l6, i, j, n, seen[4] = { 0 };
-	size_t m;
+	int l4, l6, i, n;
 
 	if (access(FAILSLAB "times", W_OK) || access(TW_SLAB4, W_OK) ||
 	    access(TW_SLAB6, W_OK))
@@ -1976,30 +1998,8 @@ TEST_F(tw, overflow_nomem)
 	EXPECT_EQ(1, tw_stats_delta(&s0, &s1, "births"));
 	EXPECT_EQ(1, tw_recs_count(&self->rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
 
-	for (m = 0; m < self->rs.n; m++) {
-		const struct twtrace_record *r = &self->rs.v[m].r;
-
-		if (r->type == TWTRACE_EV_BIRTH) {
-			EXPECT_TRUE(tw_rec_tuple_is(r, &k[4].caddr,
-						    &k[4].saddr));
-			continue;
-		}
-		if (r->type != TWTRACE_EV_OVERFLOW)
-			continue;
-		TH_LOG("overflow: %s, IPv%u port %u, tw_count %u, tw_limit %u",
-		       tw_overflow_name(r->reason), r->family, r->sport,
-		       r->overflow.tw_count, r->overflow.tw_limit);
-		EXPECT_EQ(TWTRACE_OVERFLOW_NOMEM, r->reason);
-		EXPECT_EQ((unsigned long long)limit, r->overflow.tw_limit);
-		EXPECT_GT(r->overflow.tw_limit, r->overflow.tw_count);
-		EXPECT_EQ(self->ns, r->netns);
-		for (j = 0; j < 4; j++)
-			if (tw_rec_tuple_is(r, &k[j].caddr, &k[j].saddr))
-				seen[j]++;
-	}
-	/* One record for each connection that got no tw. */
-	for (j = 0; j < 4; j++)
-		EXPECT_EQ(1, seen[j]) TH_LOG("connection %d", j);
+	check_overflow_recs(_metadata, &self->rs, self->ns, &k[4], 1, k,
+			    TWTRACE_OVERFLOW_NOMEM, limit);
 	close(l4);
 	close(l6);
 }
