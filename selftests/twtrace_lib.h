@@ -972,21 +972,34 @@ static inline int tw_proc_tcp_read(struct tw_tcprow *v, int max, bool tw_only)
 	return n;
 }
 
-/* The TIME_WAIT row of the socket with this local and remote port. */
+/*
+ * The TIME_WAIT row of the socket with this local and remote port, among
+ * all of them (a storm test has hundreds).
+ */
 static inline bool tw_proc_tw_find(unsigned int lport, unsigned int rport,
 				   struct tw_tcprow *out)
 {
-	struct tw_tcprow rows[256];
-	int i, n = tw_proc_tcp_read(rows, 256, true);
+	struct tw_tcprow *rows = NULL;
+	int i, n, max = 512;
+	bool found = false;
 
-	for (i = 0; i < n && i < 256; i++) {
-		if (rows[i].lport == lport && rows[i].rport == rport) {
-			if (out)
-				*out = rows[i];
-			return true;
-		}
+	do {
+		free(rows);
+		max *= 2;
+		rows = calloc(max, sizeof(*rows));
+		if (!rows)
+			return false;
+		n = tw_proc_tcp_read(rows, max, true);
+	} while (n > max);
+	for (i = 0; i < n && !found; i++) {
+		if (rows[i].lport != lport || rows[i].rport != rport)
+			continue;
+		if (out)
+			*out = rows[i];
+		found = true;
 	}
-	return false;
+	free(rows);
+	return found;
 }
 
 /* ---- quiet: no left-overs of earlier tests' namespaces ---- */

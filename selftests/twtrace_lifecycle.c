@@ -133,43 +133,19 @@ static const struct twtrace_record *find_rearm(const struct tw_recs *rs,
 	return tw_recs_find(rs, TWTRACE_EV_REARM, -1, 0, 0, id);
 }
 
-/* A client-side TW from @src (or an ephemeral port) to @dst. */
-static int make_client_tw(struct tw_conn *k, int lfd, const union tw_sa *dst,
-			  const union tw_sa *src)
-{
-	long long tw = tw_sockstat_tw();
-	int ret = tw_conn_open(k, lfd, dst, src);
-
-	if (ret)
-		return ret;
-	tw_conn_close_client_first(k);
-	return tw_wait_sockstat(tw + 1, 5) ? 0 : -ETIMEDOUT;
-}
-
-/* A client-side TW that stays in FIN_WAIT2: the server keeps k->a open. */
-static int make_fw2_tw(struct tw_conn *k, int lfd, const union tw_sa *dst)
-{
-	long long tw = tw_sockstat_tw();
-	int ret = tw_conn_open(k, lfd, dst, NULL);
-
-	if (ret)
-		return ret;
-	ret = tw_conn_close_client_only(k);
-	if (ret)
-		return ret;
-	return tw_wait_sockstat(tw + 1, 5) ? 0 : -ETIMEDOUT;
-}
-
-/* A server-side TW: the server closes first. */
+/*
+ * A server-side TW: the server closes first.  Done when the kernel lists
+ * it, like tw_make_client_tw(): sockstat's count also falls as older TWs
+ * of the test expire, which a long test on a slow kernel sees.
+ */
 static int make_server_tw(struct tw_conn *k, int lfd, const union tw_sa *dst)
 {
-	long long tw = tw_sockstat_tw();
 	int ret = tw_conn_open(k, lfd, dst, NULL);
 
 	if (ret)
 		return ret;
 	tw_conn_close_server_first(k);
-	return tw_wait_sockstat(tw + 1, 5) ? 0 : -ETIMEDOUT;
+	return tw_wait_tw_row(&k->saddr, &k->caddr, 5) ? 0 : -ETIMEDOUT;
 }
 
 /* Is tw @id in the live file? */
@@ -257,11 +233,11 @@ TEST_F_TIMEOUT(tw, census, 90)
 		union tw_sa *d = plan[i].family == AF_INET ? &d4 : &d6;
 
 		if (plan[i].how == CLIENT_FIRST)
-			ret = make_client_tw(&k[i], lfd, d, NULL);
+			ret = tw_make_client_tw(&k[i], lfd, d, NULL);
 		else if (plan[i].how == SERVER_FIRST)
 			ret = make_server_tw(&k[i], lfd, d);
 		else
-			ret = make_fw2_tw(&k[i], lfd, d);
+			ret = tw_make_fw2_tw(&k[i], lfd, d);
 		ASSERT_EQ(0, ret) TH_LOG("connection %d", i);
 		local[i] = plan[i].how == SERVER_FIRST ? &k[i].saddr :
 							 &k[i].caddr;
@@ -421,8 +397,8 @@ TEST_F(tw, rearm_fin_wait2_to_time_wait)
 	ASSERT_LE(0, l4);
 	ASSERT_LE(0, l6);
 	for (i = 0; i < N; i++) {
-		ASSERT_EQ(0, make_fw2_tw(&k[i], i == 2 ? l6 : l4,
-					 i == 2 ? &d6 : &d4));
+		ASSERT_EQ(0, tw_make_fw2_tw(&k[i], i == 2 ? l6 : l4,
+					    i == 2 ? &d6 : &d4));
 		b[i] = wait_birth(_metadata, &self->rs, &k[i].caddr,
 				  &k[i].saddr);
 		EXPECT_EQ(SUB_FW2, b[i].substate);
@@ -589,10 +565,10 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 200)
 	kb0 = tw_births_kernel();
 
 	tc0 = tw_now();
-	ASSERT_EQ(0, make_fw2_tw(&kc, l4, &d4));
+	ASSERT_EQ(0, tw_make_fw2_tw(&kc, l4, &d4));
 	tc1 = tw_now();
-	ASSERT_EQ(0, make_client_tw(&ka, l4, &d4, NULL));
-	ASSERT_EQ(0, make_client_tw(&kb, l6, &d6, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&ka, l4, &d4, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&kb, l6, &d6, NULL));
 	bc = wait_birth(_metadata, &self->rs, &kc.caddr, &kc.saddr);
 	ba = wait_birth(_metadata, &self->rs, &ka.caddr, &ka.saddr);
 	bb = wait_birth(_metadata, &self->rs, &kb.caddr, &kb.saddr);
@@ -811,7 +787,7 @@ static void reuse_allowed(struct __test_metadata *_metadata,
 	rec0 = tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
-	ASSERT_EQ(0, make_client_tw(&k, l, &dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	ASSERT_EQ(THE_PORT, tw_sa_port(&k.caddr));
 	b = wait_birth(_metadata, rs, &k.caddr, &dst);
 	sleep_past_one_second();
@@ -867,7 +843,7 @@ TEST_F(tw, reuse_bound_port)
 	rec0 = tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
-	ASSERT_EQ(0, make_client_tw(&k, l, &dst, &src));
+	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, &src));
 	b = wait_birth(_metadata, &self->rs, &src, &dst);
 	ASSERT_EQ(0, tw_conn_open(&k2, l, &dst, &src))
 		TH_LOG("the kernel refused the bound-port reuse");
@@ -928,8 +904,8 @@ TEST_F(tw, refuse_no_timestamps)
 	rec0 = tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
-	ASSERT_EQ(0, make_client_tw(&k1, l, &dst, NULL));
-	ASSERT_EQ(0, make_client_tw(&k2, l, &dst, &src));
+	ASSERT_EQ(0, tw_make_client_tw(&k1, l, &dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k2, l, &dst, &src));
 	b1 = wait_birth(_metadata, &self->rs, &k1.caddr, &dst);
 	b2 = wait_birth(_metadata, &self->rs, &src, &dst);
 	sleep_past_one_second();
@@ -963,7 +939,7 @@ TEST_F(tw, refuse_sysctl_off)
 	rec0 = tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
-	ASSERT_EQ(0, make_client_tw(&k, l, &dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
 	sleep_past_one_second();
 	ret = tw_conn_open(&kx, l, &dst, NULL);
@@ -1022,8 +998,8 @@ TEST_F(tw, refuse_not_loopback)
 	ASSERT_EQ(0, tw_stats_read(&s0));
 	rec0 = tcpext("TWRecycled");
 
-	ASSERT_EQ(0, make_client_tw(&kx, lx, &dx, &srcx));
-	ASSERT_EQ(0, make_client_tw(&kl, ll, &dl, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&kx, lx, &dx, &srcx));
+	ASSERT_EQ(0, tw_make_client_tw(&kl, ll, &dl, NULL));
 	ASSERT_EQ(THE_PORT, tw_sa_port(&kx.caddr));
 	ASSERT_EQ(THE_PORT, tw_sa_port(&kl.caddr));
 	bx = wait_birth(_metadata, &self->rs, &kx.caddr, &dx);
@@ -1090,7 +1066,7 @@ TEST_F(tw, refuse_too_recent)
 		t0 = tw_now();
 		usleep((1.05 - (t0 - (long long)t0)) * 1e6);
 		t0 = tw_now();
-		ASSERT_EQ(0, make_client_tw(&k, l[i], &dst[i], NULL));
+		ASSERT_EQ(0, tw_make_client_tw(&k, l[i], &dst[i], NULL));
 		ret = tw_conn_open(&kx, l[i], &dst[i], NULL);
 		t1 = tw_now();
 		if ((long long)t0 == (long long)t1 &&
@@ -1131,7 +1107,7 @@ TEST_F(tw, refuse_fin_wait2)
 	rec0 = tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
-	ASSERT_EQ(0, make_fw2_tw(&k, l, &dst));
+	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
 	EXPECT_EQ(SUB_FW2, b.substate);
 	sleep_past_one_second();
@@ -1167,7 +1143,7 @@ static void rst_received_fw2(struct __test_metadata *_metadata,
 
 	l = tw_listen(family, tw_lo(family), &dst);
 	ASSERT_LE(0, l);
-	ASSERT_EQ(0, make_fw2_tw(&k, l, &dst));
+	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
 	b = wait_birth(_metadata, rs, &k.caddr, &dst);
 	n0 = tw_stat("death_rst_received");
 	rst0 = tw_snmp("Tcp", "OutRsts");
@@ -1335,7 +1311,7 @@ TEST_F(tw, rst_received_time_wait_rfc1337)
 	ASSERT_LE(0, cap) TH_LOG("packet socket: %s", strerror(-cap));
 	l = tw_listen(AF_INET, "127.0.0.1", &dst);
 	ASSERT_LE(0, l);
-	ASSERT_EQ(0, make_client_tw(&k, l, &dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
 	capture_scan(cap, b.dport, b.sport, &seen);
 	ASSERT_TRUE(seen.fin) TH_LOG("did not see the server's FIN");
@@ -1450,7 +1426,7 @@ static void rst_sent(struct __test_metadata *_metadata, struct tw_recs *rs,
 
 	l = tw_listen(family, tw_lo(family), &dst);
 	ASSERT_LE(0, l);
-	ASSERT_EQ(0, make_fw2_tw(&k, l, &dst));
+	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
 	b = wait_birth(_metadata, rs, &k.caddr, &dst);
 	n0 = tw_stat("death_rst_sent");
 	rst0 = tw_snmp("Tcp", "OutRsts");
@@ -1526,8 +1502,8 @@ TEST_F_TIMEOUT(tw, netns_purge, 90)
 		if (l4 < 0 || l6 < 0)
 			_exit(1);
 		for (i = 0; i < 6; i++)
-			if (!make_client_tw(&k, i < 4 ? l4 : l6,
-					    i < 4 ? &d4 : &d6, NULL))
+			if (!tw_make_client_tw(&k, i < 4 ? l4 : l6,
+					       i < 4 ? &d4 : &d6, NULL))
 				rep.made++;
 		rep.sockstat = tw_sockstat_tw();
 		rep.kernel_births = tw_births_kernel();
@@ -1779,7 +1755,7 @@ TEST_F(tw, admin_destroyed)
 
 		l = tw_listen(family, tw_lo(family), &dst);
 		ASSERT_LE(0, l);
-		ASSERT_EQ(0, make_client_tw(&k, l, &dst, NULL));
+		ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 		b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
 		ret = diag_find_tw(family, &k.caddr, &dst, &id, &state);
 		ASSERT_EQ(1, ret) TH_LOG("sock_diag dump: %d", ret);
@@ -2055,7 +2031,7 @@ static void prime_cpus(int ncpus, int lfd, const union tw_sa *dst)
 
 	for (c = 0; c < ncpus; c++) {
 		tw_pin(c);
-		make_client_tw(&k, lfd, dst, NULL);
+		tw_make_client_tw(&k, lfd, dst, NULL);
 	}
 	tw_pin(-1);
 }
@@ -2155,7 +2131,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 
 		tw_pin(0);
 		usleep(300000);
-		_exit(make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
+		_exit(tw_make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
 	}
 	t0 = tw_now();
 	ret = poll(pfd, ncpus, 10000);
@@ -2192,7 +2168,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 
 		tw_pin(0);
 		usleep(300000);
-		_exit(make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
+		_exit(tw_make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
 	}
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(10);
@@ -2222,15 +2198,15 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 
 		tw_pin(i % ncpus);
 		if (i % 4 == 3) {
-			ASSERT_EQ(0, make_fw2_tw(&k, self->l, &self->dst));
+			ASSERT_EQ(0, tw_make_fw2_tw(&k, self->l, &self->dst));
 			ASSERT_EQ(1, write(k.a, &x, 1));
 			rst_deaths++;
 			tw_wait_until(tw_snmp("Tcp", "OutRsts") - rst0 >=
 				      rst_deaths, 5);
 			tw_conn_close(&k);
 		} else {
-			ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst,
-						    NULL));
+			ASSERT_EQ(0, tw_make_client_tw(&k, self->l,
+						       &self->dst, NULL));
 		}
 		ASSERT_LE(0, tw_recs_read(&self->rs));
 	}
@@ -2323,7 +2299,7 @@ static void ring_full(struct __test_metadata *_metadata, struct tw_recs *rs,
 		struct tw_conn k;
 
 		tw_pin(i % ncpus);
-		ASSERT_EQ(0, make_client_tw(&k, lfd, dst, NULL));
+		ASSERT_EQ(0, tw_make_client_tw(&k, lfd, dst, NULL));
 	}
 	tw_pin(-1);
 	usleep(200000);
@@ -2415,7 +2391,7 @@ TEST_F_TIMEOUT(ring, poll_waits_for_a_batch, 120)
 	EXPECT_EQ(0, poll(pfd, ncpus, 0));
 
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	ASSERT_LE(1, tw_stats_delta(&s0, &s1, "records"));
 	ASSERT_GT(64, tw_stats_delta(&s0, &s1, "records"));
@@ -2444,7 +2420,7 @@ TEST_F_TIMEOUT(ring, poll_waits_for_a_batch, 120)
 	tw_pin(0);
 	ASSERT_EQ(0, tw_stats_read(&s0));
 	for (i = 0; i < 70; i++)
-		ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+		ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	tw_pin(-1);
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	ret = poll(pfd, ncpus, 0);
@@ -2542,7 +2518,7 @@ TEST_F(ring, enable_off_counts_without_records)
 	ASSERT_EQ(0, tw_stats_read(&s0));
 	kb0 = tw_births_kernel();
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+		ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	usleep(200000);
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	ASSERT_LE(0, tw_recs_read(&self->rs));
@@ -2558,7 +2534,7 @@ TEST_F(ring, enable_off_counts_without_records)
 	EXPECT_EQ(tw_sockstat_tw(), tw_live_read(NULL, 0, self->ns));
 
 	ASSERT_EQ(0, tw_ctl_set("enable", "1"));
-	ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &self->dst);
 	EXPECT_EQ(4, tw_live_read(NULL, 0, self->ns));
 	EXPECT_TRUE(live_has(self->ns, b.tw_id, NULL));
@@ -2579,7 +2555,7 @@ TEST_F(ring, reset_zeroes_counters)
 	FILE *f;
 
 	/* Something to zero: a birth and a rearm at least. */
-	ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	ASSERT_LT(0, tw_stat("births"));
 
 	ASSERT_EQ(0, tw_ctl_set("reset", "1"));
@@ -2609,7 +2585,7 @@ TEST_F(ring, reset_zeroes_counters)
 	EXPECT_LE(1, c);
 
 	kb0 = tw_births_kernel();
-	ASSERT_EQ(0, make_client_tw(&k, self->l, &self->dst, NULL));
+	ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	EXPECT_EQ(1, tw_births_kernel() - kb0);
 	EXPECT_EQ(1, tw_stat("births"));
 }
