@@ -1211,12 +1211,6 @@ static inline void tw_conn_close(struct tw_conn *k)
 	k->a = -1;
 }
 
-/* Wait until sockstat's tw of the caller's netns is @n. */
-static inline bool tw_wait_sockstat(long long n, double secs)
-{
-	return tw_wait_until(tw_sockstat_tw() == n, secs);
-}
-
 /* ---- TIME_WAIT sockets made to order (the tests and tw_workload) ---- */
 
 /* Wait until the kernel lists the TIME_WAIT socket @local -> @remote. */
