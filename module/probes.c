@@ -21,9 +21,9 @@
  * or with BH disabled, and kprobe handlers never nest on one CPU (a nested
  * hit is counted as missed), so the context a deciding probe leaves in
  * this CPU's twtrace_ctx is still there when inet_twsk_kill runs on the
- * same CPU.  The one decision taken
- * in process context (tcp_abort, which may migrate before it disables BH)
- * is marked on the live-table entry instead.
+ * same CPU.  The one decision taken in process context (tcp_abort, which
+ * may migrate before it disables BH) is marked on the live-table entry
+ * instead.
  *
  * On 6.12 the live-table entry is made when the tw is allocated, before
  * anyone else can see it (TWTRACE_ENTRY_AT_ALLOC in compat.h): 6.12 hashes
