@@ -16,10 +16,9 @@
  * once a batch of records is pending, or once the oldest pending record is
  * TWTRACE_WAKE_DELAY_MS old: writers wake a waiting reader when a batch is
  * there, and a timer that runs only while readers wait wakes them for
- * records that aged.  A reader that
- * polls again as soon as it has read thus sleeps until there is a batch,
- * instead of spinning on single records.  The batch is 64 records, or a
- * quarter of what a small ring holds.
+ * records that aged.  A reader that polls again as soon as it has read thus
+ * sleeps until there is a batch, instead of spinning on single records.
+ * The batch is 64 records, or a quarter of what a small ring holds.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
