@@ -62,7 +62,7 @@ modules: $(foreach k,$(KERNELS),$(BUILD)/$(k)/twtrace.ko)
 $(BUILD)/%/twtrace.ko: $(MODULE_SRCS) $(CACHE)/kernels/%/release
 	@mkdir -p $(BUILD)/$*/src
 	@cp -a --parents $(MODULE_SRCS) $(BUILD)/$*/src/
-	$(MAKE) -C $(CACHE)/kernels/$*/build M=$(BUILD)/$*/src modules
+	bash scripts/kmake.sh $* M=$(BUILD)/$*/src modules
 	@cp $(BUILD)/$*/src/twtrace.ko $@
 
 $(CACHE)/kernels/%/release:
@@ -175,7 +175,7 @@ BENCH_SRCS := bench/Kbuild bench/twtrace_floor.c
 $(BUILD)/%/twtrace_floor.ko: $(BENCH_SRCS) $(CACHE)/kernels/%/release
 	@mkdir -p $(BUILD)/$*/bench-src
 	@cp $(BENCH_SRCS) $(BUILD)/$*/bench-src/
-	$(MAKE) -C $(CACHE)/kernels/$*/build M=$(BUILD)/$*/bench-src modules
+	bash scripts/kmake.sh $* M=$(BUILD)/$*/bench-src modules
 	@cp $(BUILD)/$*/bench-src/twtrace_floor.ko $@
 
 $(BUILD)/bench/tw_storm: bench/tw_storm.c

@@ -2,41 +2,156 @@
 /*
  * twtrace: the one place that knows which kernel it is built for.
  *
- * Every difference between the target kernels (today Debian's 6.1 and 6.12)
- * is wrapped here so that no .c file needs a version check.
+ * Every difference between the kernels twtrace runs on (Debian's 5.10 to
+ * 7.3, see Documentation/twtrace.rst "Supported kernels") is wrapped here
+ * so that no .c file needs a version check.  Where a change reached older
+ * kernels through stable backports, it is keyed to the feature, read from
+ * the target's own headers by Kbuild (TWTRACE_HAVE_*), not to the release;
+ * the rest to the release that made it, with the upstream change named.
  */
 #ifndef _TWTRACE_COMPAT_H
 #define _TWTRACE_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/ring_buffer.h>
+#include <linux/timer.h>
 #include <net/inet_timewait_sock.h>
+#include <net/net_namespace.h>
+#include <net/tcp.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
+#error "twtrace needs Linux 5.10 or later: the oldest kernel it is tested on"
+#endif
 
 /*
  * Where the live-table entry of a new tw is made.
  *
- * 6.12 hashes the tw before it arms its timer (under the ehash lock, which
- * lockless lookups do not take), so the peer's FIN can rearm the tw on
- * another CPU before its birth: the entry is made when inet_twsk_alloc()
- * returns, before anyone can see the tw.  That return can be in process
- * context with BH enabled, which 6.12's rhashtable allows: its bucket locks
- * save and restore IRQs.
+ * Kernels with inet_twsk_hashdance_schedule() (b334b924c9b7 "net: tcp/dccp:
+ * prepare for tw_timer un-pinning", 6.11, and 6.10.9 stable) hash the tw
+ * before they arm its timer, under the ehash lock, which lockless lookups
+ * do not take: the peer's FIN can rearm the tw on another CPU before its
+ * birth.  There the entry is made when inet_twsk_alloc() returns, before
+ * anyone can see the tw.  That return can be in process context with BH
+ * enabled, which their rhashtable allows: its bucket locks save and restore
+ * IRQs (since 6.7).
  *
- * 6.1 arms the timer first, with BH disabled, then hashes the tw: nobody can
- * rearm it before its birth, and the entry is made at the birth.  Its
- * bucket locks disable and re-enable BH, which at the allocation could run
- * softirqs inside the kretprobe handler.
- *
- * Kernels between the two are not targets; they get the 6.1 way.
+ * Older kernels arm the timer first, with BH disabled, then hash the tw:
+ * nobody can rearm it before its birth, and the entry is made at the birth.
+ * Their bucket locks disable and re-enable BH, which at the allocation
+ * could run softirqs inside the kretprobe handler.
  */
-#define TWTRACE_ENTRY_AT_ALLOC	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0))
+#ifdef TWTRACE_HAVE_HASHDANCE_SCHEDULE
+#define TWTRACE_ENTRY_AT_ALLOC	1
+#else
+#define TWTRACE_ENTRY_AT_ALLOC	0
+#endif
 
 /*
- * The TIME_WAIT substate: a volatile field on 6.1, read with READ_ONCE()
- * since 6.12.  READ_ONCE() is right for both.
+ * The death row of TCP in a netns: a pointer from fbb8295248e1 ("tcp:
+ * allocate tcp_death_row outside of struct netns_ipv4", 5.18) until
+ * e9bd0cca09d1 ("tcp: Don't allocate tcp_death_row outside of struct
+ * netns_ipv4", 6.1) embedded it again.
+ */
+static inline const struct inet_timewait_death_row *
+twtrace_tcp_death_row(const struct net *net)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0) && \
+	LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+	return net->ipv4.tcp_death_row;
+#else
+	return &net->ipv4.tcp_death_row;
+#endif
+}
+
+/*
+ * TIME_WAIT sockets of a death row, as inet_twsk_alloc() compares them with
+ * tcp_max_tw_buckets: an atomic_t tw_count before 5.18, then a refcount_t
+ * tw_refcount that starts at 1 (fbb8295248e1, 5.18).
+ */
+static inline u32 twtrace_tw_count(const struct inet_timewait_death_row *dr)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
+	return refcount_read(&dr->tw_refcount) - 1;
+#else
+	return atomic_read(&dr->tw_count);
+#endif
+}
+
+/*
+ * The reuse rule's "not too recent" test, in tcp_twsk_unique().
+ *
+ * With net.ipv4.tcp_tw_reuse_delay (ca6a6f93867a "tcp: add a sysctl to
+ * control the reuse delay", on 19ce8cd30465's millisecond stamps, 6.14):
+ * tcp_clock_ms() must be after tw_entry_stamp + delay.  Before: the
+ * seconds clock must have ticked past tw_ts_recent_stamp, which is what a
+ * 1000 ms delay is reported as.  *@delay_ms is the delay in force.
+ */
+static inline bool twtrace_reuse_too_recent(const struct inet_timewait_sock *tw,
+					    const struct net *net, u32 *delay_ms)
+{
+#ifdef TWTRACE_HAVE_TW_REUSE_DELAY
+	u32 delay = READ_ONCE(net->ipv4.sysctl_tcp_tw_reuse_delay);
+
+	*delay_ms = delay;
+	return !time_after32(tcp_clock_ms(), READ_ONCE(tw->tw_entry_stamp) + delay);
+#else
+	const struct tcp_timewait_sock *tcptw = tcp_twsk((struct sock *)tw);
+
+	*delay_ms = MSEC_PER_SEC;
+	return !time_after32(ktime_get_seconds(),
+			     READ_ONCE(tcptw->tw_ts_recent_stamp));
+#endif
+}
+
+/*
+ * The TIME_WAIT substate: a volatile field up to 6.1, read with READ_ONCE()
+ * since.  READ_ONCE() is right for both.
  */
 static inline u8 twtrace_tw_substate(const struct inet_timewait_sock *tw)
 {
 	return READ_ONCE(tw->tw_substate);
 }
+
+/*
+ * tcp_abort() (SOCK_DESTROY, ss -K) kills a TIME_WAIT socket since
+ * af9784d007d8 gave it a TIME_WAIT case (6.0); before, it answers
+ * -EOPNOTSUPP and the tw lives on.
+ */
+#define TWTRACE_ABORT_KILLS_TW	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 0, 0))
+
+/* from_timer() is timer_container_of() since 41cb08555c41 (6.16). */
+#ifndef timer_container_of
+#define timer_container_of(var, timer, field)	from_timer(var, timer, field)
+#endif
+
+/*
+ * timer_shutdown_sync() came with f571faf6e443 ("timers: Provide
+ * timer_shutdown[_sync]()", 6.2, and 6.1.y).  Before it, del_timer_sync();
+ * ring.c shuts the timer down again once no reader can re-arm it.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+static inline int timer_shutdown_sync(struct timer_list *timer)
+{
+	return del_timer_sync(timer);
+}
+#endif
+
+/* ring_buffer_time_stamp() lost its unused cpu argument in 5.12. */
+static inline u64 twtrace_rb_time_stamp(struct trace_buffer *rb)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 12, 0)
+	return ring_buffer_time_stamp(rb, raw_smp_processor_id());
+#else
+	return ring_buffer_time_stamp(rb);
+#endif
+}
+
+/* str_yes_no() came to linux/string_helpers.h in 5.17. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 17, 0)
+static inline const char *str_yes_no(bool v)
+{
+	return v ? "yes" : "no";
+}
+#endif
 
 #endif /* _TWTRACE_COMPAT_H */

@@ -2,8 +2,8 @@
 /*
  * twtrace: probes on the TCP TIME_WAIT lifecycle, and their classification.
  *
- * The probe set is the same on both target kernels (kernel-internals.md
- * section 5.3):
+ * The probe set is the same on every supported kernel, 5.10 to 7.3
+ * (Documentation/twtrace.rst, "Supported kernels"):
  *
  *  inet_twsk_alloc (ret)       the live-table entry (6.12); NULL is an
  *                              overflow, "limit" or "nomem"
@@ -15,7 +15,8 @@
  *  tcp_abort                   admin destroy context
  *  inet_twsk_deschedule_put    early-death context
  *  inet_twsk_kill              the death, exactly once per hashed tw
- *  inet_twsk_free              last chance for an entry whose kill we missed
+ *  tcp_twsk_destructor         the free: last chance for an entry whose kill
+ *                              we missed
  *
  * Every probed function but inet_twsk_alloc and tcp_abort runs in softirq
  * or with BH disabled, and kprobe handlers never nest on one CPU (a nested
@@ -25,10 +26,10 @@
  * may migrate before it disables BH) is marked on the live-table entry
  * instead.
  *
- * On 6.12 the live-table entry is made when the tw is allocated, before
- * anyone else can see it (TWTRACE_ENTRY_AT_ALLOC in compat.h): 6.12 hashes
- * the tw before it arms its timer, so another CPU can take the peer's FIN
- * and rearm the tw before its birth.  That rearm finds the entry, and the
+ * From 6.11 the live-table entry is made when the tw is allocated, before
+ * anyone else can see it (TWTRACE_ENTRY_AT_ALLOC in compat.h): those
+ * kernels hash the tw before they arm its timer, so another CPU can take
+ * the peer's FIN and rearm the tw before its birth.  That rearm finds the entry, and the
  * birth record keeps the substate the tw was born in.
  */
 #include <linux/kernel.h>
@@ -96,7 +97,7 @@ static void hit(enum twtrace_probe_id id)
 static bool is_tcp_tw(const struct inet_timewait_sock *tw)
 {
 	/* DCCP shares this code with a death row of its own. */
-	return tw->tw_dr == &twsk_net(tw)->ipv4.tcp_death_row;
+	return tw->tw_dr == twtrace_tcp_death_row(twsk_net(tw));
 }
 
 static struct inet_timewait_sock *arg_tw(struct pt_regs *regs, unsigned int n)
@@ -349,9 +350,15 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 }
 
 /*
- * inet_twsk_free(tw): the tw is gone.  Its entry is normally removed at the
- * kill; one still here means the kill probe missed it.  The netns may be
- * gone by now (a late reference can outlive it): report none.
+ * tcp_twsk_destructor(sk): inet_twsk_free() is freeing the tw.  Its entry
+ * is normally removed at the kill; one still here means the kill probe
+ * missed it.  The netns may be gone by now (a late reference can outlive
+ * it): report none.
+ *
+ * The destructor, not inet_twsk_free() itself: from 6.16 (DCCP gone),
+ * inet_twsk_put() is inet_twsk_free()'s only caller but one and the
+ * compiler inlines it there, so a probe on it attaches and never fires.
+ * The destructor lives in another file, and TCP's alone calls it.
  */
 static int free_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -390,7 +397,7 @@ static int desched_pre(struct kprobe *p, struct pt_regs *regs)
 static int timer_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct timer_list *t = (struct timer_list *)regs_get_kernel_argument(regs, 0);
-	struct inet_timewait_sock *tw = from_timer(tw, t, tw_timer);
+	struct inet_timewait_sock *tw = timer_container_of(tw, t, tw_timer);
 
 	if (!is_tcp_tw(tw))
 		return 0;
@@ -405,7 +412,9 @@ static int abort_pre(struct kprobe *p, struct pt_regs *regs)
 	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
 	struct twtrace_tw *e;
 
-	if (READ_ONCE(sk->sk_state) != TCP_TIME_WAIT)
+	/* Before 6.0 tcp_abort() refuses a tw (compat.h): nothing dies. */
+	if (!TWTRACE_ABORT_KILLS_TW ||
+	    READ_ONCE(sk->sk_state) != TCP_TIME_WAIT)
 		return 0;
 	hit(P_ABORT);
 	rcu_read_lock();
@@ -459,11 +468,11 @@ static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct inet_timewait_death_row *dr;
 
 	dr = (struct inet_timewait_death_row *)regs_get_kernel_argument(regs, 1);
-	if (dr != &sock_net(sk)->ipv4.tcp_death_row)
+	if (dr != twtrace_tcp_death_row(sock_net(sk)))
 		return 1;	/* not TCP: no return probe */
 	hit(P_ALLOC);
 	d->sk = sk;
-	d->count = refcount_read(&dr->tw_refcount) - 1;
+	d->count = twtrace_tw_count(dr);
 	d->limit = READ_ONCE(dr->sysctl_max_tw_buckets);
 	d->state = regs_get_kernel_argument(regs, 2);
 	return 0;
@@ -524,14 +533,18 @@ static bool tw_is_loopback(const struct inet_timewait_sock *tw)
 	       ipv4_is_loopback(tw->tw_rcv_saddr);
 }
 
-/* The kernel's policy, evaluated in its order (kernel-internals.md 3). */
+/*
+ * The kernel's policy, evaluated in its order (Documentation/twtrace.rst,
+ * "Reuse decisions"); *@delay_ms is the reuse delay in force.
+ */
 static enum twtrace_reuse_reason
-reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound)
+reuse_policy(const struct inet_timewait_sock *tw, const struct net *net,
+	     u8 reuse, bool bound, u32 *delay_ms)
 {
 	const struct tcp_timewait_sock *tcptw = tcp_twsk((struct sock *)tw);
-	int stamp = READ_ONCE(tcptw->tw_ts_recent_stamp);
+	bool too_recent = twtrace_reuse_too_recent(tw, net, delay_ms);
 
-	if (!stamp)
+	if (!READ_ONCE(tcptw->tw_ts_recent_stamp))
 		return TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS;
 	if (bound)
 		return TWTRACE_REUSE_ALLOW_BOUND_PORT;
@@ -541,7 +554,7 @@ reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound)
 		return TWTRACE_REUSE_REFUSE_FIN_WAIT2;
 	if (reuse == 2 && !tw_is_loopback(tw))
 		return TWTRACE_REUSE_REFUSE_NOT_LOOPBACK;
-	if (!time_after32(ktime_get_seconds(), stamp))
+	if (too_recent)
 		return TWTRACE_REUSE_REFUSE_TOO_RECENT;
 	return TWTRACE_REUSE_ALLOW_REUSE;
 }
@@ -578,7 +591,8 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	reuse = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_tw_reuse);
 	twtrace_fill_tw(rec, tw, TWTRACE_EV_REUSE);
 	rec->reuse_sysctl = reuse;
-	rec->reason = reuse_policy(tw, reuse, bound);
+	rec->reason = reuse_policy(tw, sock_net(sk), reuse, bound,
+				   &rec->reuse.delay_ms);
 	d->tw = tw;
 
 	rcu_read_lock();
@@ -653,7 +667,7 @@ static struct kretprobe rp_tsp = {
 static struct twtrace_probe twtrace_probes[P_NR] = {
 	[P_SCHEDULE]	= KP("__inet_twsk_schedule", schedule_pre, true),
 	[P_KILL]	= KP("inet_twsk_kill", kill_pre, true),
-	[P_FREE]	= KP("inet_twsk_free", free_pre, true),
+	[P_FREE]	= KP("tcp_twsk_destructor", free_pre, true),
 	[P_ALLOC]	= RP(&rp_alloc, true),
 	[P_UNIQUE]	= RP(&rp_unique, false),
 	[P_TSP]		= RP(&rp_tsp, false),
@@ -665,6 +679,46 @@ static struct twtrace_probe twtrace_probes[P_NR] = {
 static bool probe_attached(enum twtrace_probe_id id)
 {
 	return twtrace_probes[id].attached;
+}
+
+/*
+ * A probe can attach to a function and still never fire: the compiler
+ * inlined the function into the callers that matter on this kernel, and
+ * the out-of-line copy the probe sits on is (almost) never called.  Such a
+ * probe is told by its witness, a probe each of whose hits is soon followed
+ * by one of its own: every killed tw is freed, and every freed tw was
+ * killed but for the few that never got hashed.  Once its witness has
+ * fired TWTRACE_WITNESS_HITS times and it has not, it is reported as
+ * "never" in the probes file.
+ */
+#define TWTRACE_WITNESS_HITS	16
+
+static const u8 probe_witness[P_NR] = {	/* probe id + 1, 0 for none */
+	[P_KILL]	= P_FREE + 1,
+	[P_FREE]	= P_KILL + 1,
+};
+
+static unsigned long probe_hits(enum twtrace_probe_id id)
+{
+	unsigned long hits = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		hits += per_cpu_ptr(twtrace_hits, cpu)->n[id];
+	return hits;
+}
+
+/* "yes" it has fired, "no" not yet, "never" it cannot on this kernel. */
+static const char *probe_fires(enum twtrace_probe_id id, unsigned long hits)
+{
+	u8 w = probe_witness[id];
+
+	if (hits)
+		return "yes";
+	if (twtrace_probes[id].attached && w &&
+	    probe_hits(w - 1) >= TWTRACE_WITNESS_HITS)
+		return "never";
+	return "no";
 }
 
 static const char *probe_symbol(const struct twtrace_probe *p)
@@ -750,16 +804,15 @@ int twtrace_probes_show(struct seq_file *m, void *unused)
 {
 	const struct twtrace_probe *p;
 	unsigned long hits;
-	int i, cpu;
+	int i;
 
-	seq_puts(m, "# symbol attached hits missed\n");
+	seq_puts(m, "# symbol attached hits missed fires\n");
 	for (i = 0; i < P_NR; i++) {
 		p = &twtrace_probes[i];
-		hits = 0;
-		for_each_possible_cpu(cpu)
-			hits += per_cpu_ptr(twtrace_hits, cpu)->n[i];
-		seq_printf(m, "%s %s %lu %lu\n", probe_symbol(p),
-			   str_yes_no(p->attached), hits, probe_nmissed(p));
+		hits = probe_hits(i);
+		seq_printf(m, "%s %s %lu %lu %s\n", probe_symbol(p),
+			   str_yes_no(p->attached), hits, probe_nmissed(p),
+			   probe_fires(i, hits));
 	}
 	return 0;
 }

@@ -31,6 +31,7 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
+#include "compat.h"
 #include "twtrace.h"
 
 #define TWTRACE_WAKE_BATCH	64
@@ -76,7 +77,7 @@ static bool ring_ready(int cpu)
 	if (!ring_buffer_peek(twtrace_rb, cpu, &ts, NULL))
 		return false;
 	/* The ring's own clock, as its timestamps. */
-	return (s64)(ring_buffer_time_stamp(twtrace_rb) - ts) >=
+	return (s64)(twtrace_rb_time_stamp(twtrace_rb) - ts) >=
 	       (s64)TWTRACE_WAKE_DELAY_MS * NSEC_PER_MSEC;
 }
 
@@ -162,6 +163,12 @@ void twtrace_ring_stop(void)
 
 void twtrace_ring_exit(void)
 {
+	/*
+	 * Before 6.1 the shutdown in twtrace_ring_stop() is a plain
+	 * del_timer_sync() (compat.h), after which a reader could still arm
+	 * the timer; none can by now.
+	 */
+	timer_shutdown_sync(&twtrace_flush_timer);
 	ring_buffer_free(twtrace_rb);
 	twtrace_rb = NULL;
 	kfree(twtrace_rings);

@@ -47,7 +47,7 @@ echo "$rel" >"$root/etc/twtrace-kernel"
 for m in drivers/net/veth.ko \
 	 net/ipv4/inet_diag.ko net/ipv4/tcp_diag.ko; do
 	# (none for the debug kernel: it has them built in)
-	src=$(find "$kdir/root/lib/modules/$rel/kernel" -path "*/$m*" \
+	src=$(find "$kdir/modules/kernel/" -path "*/$m*" \
 		2>/dev/null | head -n 1) || true
 	[ -n "$src" ] || continue
 	case $src in

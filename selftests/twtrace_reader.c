@@ -1678,6 +1678,7 @@ TEST_F(rd, ls_matches_proc_net_tcp)
 
 struct probe {
 	char sym[64];
+	char fires[8];
 	int attached;
 	long long hits, missed;
 };
@@ -1696,6 +1697,8 @@ static int probes_json(const char *text, struct probe *p, int max)
 		p[n].attached = js_bool(line, "attached");
 		p[n].hits = js_num_or(line, "hits", -1);
 		p[n].missed = js_num_or(line, "missed", -1);
+		if (js_str(line, "fires", p[n].fires, sizeof(p[n].fires)))
+			return -1;
 		n++;
 	}
 	return n;
@@ -1712,8 +1715,8 @@ static int probes_file(struct probe *p, int max)
 	while (n < max && fgets(line, sizeof(line), f)) {
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "%63s %7s %lld %lld", p[n].sym, att,
-			   &p[n].hits, &p[n].missed) != 4)
+		if (sscanf(line, "%63s %7s %lld %lld %7s", p[n].sym, att,
+			   &p[n].hits, &p[n].missed, p[n].fires) != 5)
 			continue;
 		p[n].attached = !strcmp(att, "yes");
 		n++;
@@ -1743,7 +1746,7 @@ static const struct probe *probe_find(const struct probe *p, int n,
 TEST_F(rd, probes_attached_and_counting)
 {
 	static const char * const grow[] = {
-		"__inet_twsk_schedule", "inet_twsk_kill", "inet_twsk_free",
+		"__inet_twsk_schedule", "inet_twsk_kill", "tcp_twsk_destructor",
 		"inet_twsk_alloc", "tcp_twsk_unique",
 		"tcp_timewait_state_process", "inet_twsk_deschedule_put",
 	};
@@ -1800,6 +1803,10 @@ TEST_F(rd, probes_attached_and_counting)
 		EXPECT_EQ(1, p1[i].attached);
 		EXPECT_STREQ(pf[i].sym, p1[i].sym);
 		EXPECT_EQ(pf[i].missed, p1[i].missed);
+		EXPECT_STREQ(pf[i].fires, p1[i].fires);
+		/* Attached to a function inlined where it matters? */
+		EXPECT_STRNE("never", p1[i].fires) TH_LOG("%s can never fire",
+							 p1[i].sym);
 	}
 	for (i = 0; i < (int)ARRAY_SIZE(grow); i++) {
 		a = probe_find(p0, n0, grow[i]);
@@ -1807,6 +1814,7 @@ TEST_F(rd, probes_attached_and_counting)
 		ASSERT_NE(NULL, a) TH_LOG("no probe %s", grow[i]);
 		ASSERT_NE(NULL, b);
 		EXPECT_LT(a->hits, b->hits) TH_LOG("%s did not count", grow[i]);
+		EXPECT_STREQ("yes", b->fires);
 	}
 
 	ASSERT_EQ(0, rd_run(&r, RD_ROOT, RD("probes")))

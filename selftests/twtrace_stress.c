@@ -989,10 +989,16 @@ static const char *record_leak(const struct twtrace_record *r, char *buf,
 			return buf;
 		}
 	}
-	if ((r->type == TWTRACE_EV_REARM &&
-	     (r->rearm.__pad[0] || r->rearm.__pad[1] || r->rearm.__pad[2])) ||
-	    (r->type == TWTRACE_EV_REUSE && r->reuse.__pad)) {
+	if (r->type == TWTRACE_EV_REARM &&
+	    (r->rearm.__pad[0] || r->rearm.__pad[1] || r->rearm.__pad[2])) {
 		snprintf(buf, len, "type %u: nonzero padding", r->type);
+		return buf;
+	}
+	/* The reuse delay, in the sysctl's own range (1000 before 6.14). */
+	if (r->type == TWTRACE_EV_REUSE &&
+	    (r->reuse.delay_ms < 1 || r->reuse.delay_ms > 60000)) {
+		snprintf(buf, len, "type %u: reuse delay %u ms", r->type,
+			 r->reuse.delay_ms);
 		return buf;
 	}
 	return NULL;

@@ -320,8 +320,10 @@ static void probes_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s probes [-j]\n"
 		"\n"
-		"The kernel hooks the module uses: attached or not, hits, and hits the kernel\n"
-		"missed. Exits 1 if any hook is not attached.\n"
+		"The kernel hooks the module uses: attached or not, hits, hits the kernel\n"
+		"missed, and whether each fires (yes, no: not yet, never: it cannot on this\n"
+		"kernel, its function being inlined where it matters). Exits 1 if any hook\n"
+		"is not attached or can never fire.\n"
 		"\n"
 		"  -j, --json   one JSON object per hook\n"
 		"  -h, --help\n",
@@ -330,9 +332,15 @@ static void probes_usage(FILE *f)
 
 struct probe {
 	char *symbol;
+	const char *fires;	/* "yes", "no", "never"; "-" if not told */
 	bool attached;
 	__u64 hits, missed;
 };
+
+static bool fires_word(const char *w)
+{
+	return !strcmp(w, "yes") || !strcmp(w, "no") || !strcmp(w, "never");
+}
 
 static int read_probes(const char *dir, char **buf, struct probe *p, int max,
 		       int *count)
@@ -347,21 +355,23 @@ static int read_probes(const char *dir, char **buf, struct probe *p, int max,
 		lineno++;
 		if (line[0] == '#')
 			continue;
-		rc = tw_split(line, tok, 4);
+		rc = tw_split(line, tok, 5);
 		if (!rc)
 			continue;
 		if (n == max) {
 			tw_err("%s/probes: more than %d hooks", dir, max);
 			return EXIT_DATA;
 		}
-		if (rc != 4 || (strcmp(tok[1], "yes") && strcmp(tok[1], "no")) ||
+		if (rc < 4 || rc > 5 || (strcmp(tok[1], "yes") && strcmp(tok[1], "no")) ||
 		    parse_u64(tok[2], &p[n].hits) ||
-		    parse_u64(tok[3], &p[n].missed)) {
-			tw_err("%s/probes: line %d: not 'symbol yes|no hits missed'",
+		    parse_u64(tok[3], &p[n].missed) ||
+		    (rc == 5 && !fires_word(tok[4]))) {
+			tw_err("%s/probes: line %d: not 'symbol yes|no hits missed [yes|no|never]'",
 			       dir, lineno);
 			return EXIT_DATA;
 		}
 		p[n].symbol = tok[0];
+		p[n].fires = rc == 5 ? tok[4] : "-";
 		p[n].attached = !strcmp(tok[1], "yes");
 		n++;
 	}
@@ -383,7 +393,7 @@ int cmd_probes(int argc, char **argv)
 	struct probe p[64];
 	char *buf = NULL, num[2][24];
 	bool json = false;
-	int c, rc, n = 0, i, w = 6, missing = 0;
+	int c, rc, n = 0, i, w = 6, missing = 0, never = 0;
 	__u64 missed = 0;
 	struct tw_line l;
 	const char *dir;
@@ -425,17 +435,21 @@ int cmd_probes(int argc, char **argv)
 		line_put(&l, 8, false, "ATTACHED");
 		line_put(&l, 12, true, "HITS");
 		line_put(&l, 8, true, "MISSED");
+		line_put(&l, 6, false, "FIRES");
 		line_out(&l, stdout);
 	}
 	for (i = 0; i < n; i++) {
 		missing += !p[i].attached;
+		never += !strcmp(p[i].fires, "never");
 		missed += p[i].missed;
 		if (json) {
 			printf("{\"symbol\":");
 			json_str(stdout, p[i].symbol);
-			printf(",\"attached\":%s,\"hits\":%llu,\"missed\":%llu}\n",
+			printf(",\"attached\":%s,\"hits\":%llu,\"missed\":%llu,\"fires\":",
 			       p[i].attached ? "true" : "false", p[i].hits,
 			       p[i].missed);
+			json_str(stdout, p[i].fires);
+			printf("}\n");
 			continue;
 		}
 		snprintf(num[0], sizeof(num[0]), "%llu", p[i].hits);
@@ -445,6 +459,7 @@ int cmd_probes(int argc, char **argv)
 		line_put(&l, 8, false, p[i].attached ? "yes" : "no");
 		line_put(&l, 12, true, num[0]);
 		line_put(&l, 8, true, num[1]);
+		line_put(&l, 6, false, p[i].fires);
 		line_out(&l, stdout);
 	}
 	if (fflush(stdout) == EOF) {
@@ -465,6 +480,17 @@ int cmd_probes(int argc, char **argv)
 				fprintf(stderr, " %s", p[i].symbol);
 		fprintf(stderr,
 			" (the kernel log says why: dmesg | grep twtrace)\n");
+		rc = EXIT_ERR;
+	}
+	if (never) {
+		fflush(stdout);
+		fprintf(stderr, "%s: %d hook%s attached but can never fire on this kernel:",
+			prog, never, never == 1 ? "" : "s");
+		for (i = 0; i < n; i++)
+			if (!strcmp(p[i].fires, "never"))
+				fprintf(stderr, " %s", p[i].symbol);
+		fprintf(stderr,
+			" (inlined where it matters: the events it reports are lost)\n");
 		rc = EXIT_ERR;
 	}
 	free(buf);

@@ -203,16 +203,16 @@ EOF
 
 probes_file() {
 	cat <<'EOF'
-# symbol attached hits missed
-__inet_twsk_schedule yes 120 0
-inet_twsk_kill yes 100 0
-inet_twsk_free yes 100 0
-inet_twsk_alloc yes 101 0
-tcp_twsk_unique yes 4 0
-tcp_timewait_state_process yes 30 0
-tw_timer_handler yes 95 0
-tcp_abort yes 0 0
-inet_twsk_deschedule_put yes 5 0
+# symbol attached hits missed fires
+__inet_twsk_schedule yes 120 0 yes
+inet_twsk_kill yes 100 0 yes
+tcp_twsk_destructor yes 100 0 yes
+inet_twsk_alloc yes 101 0 yes
+tcp_twsk_unique yes 4 0 yes
+tcp_timewait_state_process yes 30 0 yes
+tw_timer_handler yes 95 0 yes
+tcp_abort yes 0 0 no
+inet_twsk_deschedule_put yes 5 0 yes
 EOF
 }
 
@@ -874,17 +874,18 @@ test_probes() {
 	begin "probes: all attached"
 	run probes
 	rc_is 0
-	out_has "SYMBOL                     ATTACHED         HITS   MISSED"
-	out_has "__inet_twsk_schedule       yes               120        0"
+	out_has "SYMBOL                     ATTACHED         HITS   MISSED FIRES"
+	out_has "__inet_twsk_schedule       yes               120        0 yes"
+	out_has "tcp_abort                  yes                 0        0 no"
 	lines_are 10
 	err_empty
 	end
 
 	begin "probes: one not attached, exit 1"
-	sed -i 's/^tw_timer_handler yes 95/tw_timer_handler no 0/' "$F/probes"
+	sed -i 's/^tw_timer_handler yes 95 0 yes/tw_timer_handler no 0 0 no/' "$F/probes"
 	run probes
 	rc_is 1
-	out_has "tw_timer_handler           no                  0        0"
+	out_has "tw_timer_handler           no                  0        0 no"
 	err_has "1 hook not attached: tw_timer_handler"
 	end
 
@@ -893,7 +894,25 @@ test_probes() {
 	rc_is 1
 	lines_are 9
 	jq_all 'map(select(.attached == false)) | map(.symbol) == ["tw_timer_handler"]'
-	jq_all '.[0] == {"symbol": "__inet_twsk_schedule", "attached": true, "hits": 120, "missed": 0}'
+	jq_all '.[0] == {"symbol": "__inet_twsk_schedule", "attached": true, "hits": 120, "missed": 0, "fires": "yes"}'
+	end
+
+	begin "probes: attached but never fires, exit 1"
+	mkfake "$F"
+	sed -i 's/^tcp_twsk_destructor yes 100 0 yes/tcp_twsk_destructor yes 0 0 never/' \
+		"$F/probes"
+	run probes
+	rc_is 1
+	out_has "tcp_twsk_destructor        yes                 0        0 never"
+	err_has "1 hook attached but can never fire on this kernel: tcp_twsk_destructor"
+	end
+
+	begin "probes: a module without the fires column"
+	mkfake "$F"
+	sed -i 's/ \(yes\|no\|never\)$//; s/ fires$//' "$F/probes"
+	run probes -j
+	rc_is 0
+	jq_all 'map(.fires) | unique == ["-"]'
 	end
 
 	begin "probes: missed hits noted"
@@ -905,7 +924,8 @@ test_probes() {
 	err_has "missed 3 probe hits"
 	end
 
-	for bad in "tcp_abort maybe 1 0" "tcp_abort yes 1" "tcp_abort yes x 0"; do
+	for bad in "tcp_abort maybe 1 0" "tcp_abort yes 1" "tcp_abort yes x 0" \
+		   "tcp_abort yes 1 0 maybe" "tcp_abort yes 1 0 yes 7"; do
 		begin "probes: malformed '$bad'"
 		mkfake "$F"
 		echo "$bad" >>"$F/probes"

@@ -170,7 +170,7 @@ struct twtrace_record {
 			__u64 age_ns;		/* of the tw at the decision */
 			__u16 sport;		/* the connecting socket's */
 			__u16 dport;
-			__u32 __pad;
+			__u32 delay_ms;		/* the reuse delay in force */
 			__u8  saddr[16];
 			__u8  daddr[16];
 		} reuse;
