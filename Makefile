@@ -50,10 +50,11 @@ MODULE_SRCS := Kbuild $(wildcard module/*.c module/*.h include/uapi/linux/*.h)
 
 all: modules reader selftests
 
-# The Debian kernels come from the archive; "debug" is built from source.
+# The Debian kernels come from the archive; "debug" (7.3) and "debug-6.12"
+# are built from source.
 deps:
-	@bash scripts/install-deps.sh $(filter-out debug,$(KERNELS))
-	@$(if $(filter debug,$(KERNELS)),bash scripts/build-debug-kernel.sh)
+	@bash scripts/install-deps.sh $(filter-out debug%,$(KERNELS))
+	@$(foreach k,$(filter debug%,$(KERNELS)),bash scripts/build-debug-kernel.sh $(k) &&) true
 
 # One out-of-tree build per kernel, each in its own copy of the sources so
 # objects for different kernels never mix.
@@ -69,7 +70,10 @@ $(CACHE)/kernels/%/release:
 	@bash scripts/install-deps.sh $*
 
 $(CACHE)/kernels/debug/release:
-	@bash scripts/build-debug-kernel.sh
+	@bash scripts/build-debug-kernel.sh debug
+
+$(CACHE)/kernels/debug-6.12/release:
+	@bash scripts/build-debug-kernel.sh debug-6.12
 
 reader: $(BUILD)/twtrace
 
@@ -183,7 +187,7 @@ $(BUILD)/bench/tw_storm: bench/tw_storm.c
 	$(CC) $(READER_CFLAGS) -o $@ $< $(READER_LDFLAGS)
 
 # The debug kernel measures KASAN and lockdep, not twtrace: left out.
-BENCH_KERNELS ?= $(filter-out debug,$(KERNELS))
+BENCH_KERNELS ?= $(filter-out debug%,$(KERNELS))
 
 bench:
 	@bash scripts/install-deps.sh $(BENCH_KERNELS)

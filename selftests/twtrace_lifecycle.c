@@ -51,11 +51,6 @@ static long long tcpext(const char *name)
 	return tw_snmp("TcpExt", name);
 }
 
-static long long tw_births_kernel(void)
-{
-	return tcpext("TW") + tcpext("TWKilled");
-}
-
 /* Sleep past the kernel's one-second TIME_WAIT reuse rule. */
 static void sleep_past_one_second(void)
 {
@@ -453,10 +448,14 @@ TEST_F(tw, rearm_fin_wait2_to_time_wait)
 /* 2. Expiry: the 60-second timer, IPv4 and IPv6, and FIN_WAIT2.       */
 /* ------------------------------------------------------------------ */
 
-/* When a TW's /proc/net/tcp row disappeared: between seen and gone. */
+/*
+ * When a TW's /proc/net/tcp row disappeared: between seen and gone; and
+ * since when the kernel's own countdown (the row's time left) said its
+ * timer was due.
+ */
 struct watch {
 	unsigned int lport, rport;
-	double seen, gone;
+	double seen, gone, due;
 };
 
 static void watch_init(struct watch *w, const struct tw_conn *k)
@@ -468,17 +467,39 @@ static void watch_init(struct watch *w, const struct tw_conn *k)
 
 static void watch_poll(struct watch *w)
 {
+	struct tw_tcprow row;
 	double t0;
 	bool found;
 
 	if (w->gone)
 		return;
 	t0 = tw_now();
-	found = tw_proc_tw_find(w->lport, w->rport, NULL);
-	if (found)
+	found = tw_proc_tw_find(w->lport, w->rport, &row);
+	if (found) {
 		w->seen = t0;
-	else
+		if (!row.when && !w->due)
+			w->due = t0;
+	} else {
 		w->gone = tw_now();
+	}
+}
+
+/*
+ * How late the kernel's timer ran, by the kernel's own view: how long the
+ * row stayed listed once its time left was 0 (the timer wheel's rounding
+ * and any lateness of a loaded machine).  The bounds on a lifetime grow by
+ * this much; that the death falls where the row disappeared is checked
+ * whatever it is.
+ */
+static double watch_late(const struct watch *w)
+{
+	return w->due && w->gone > w->due ? w->gone - w->due : 0;
+}
+
+/* Still listed, and overdue by the kernel's own countdown. */
+static bool watch_overdue(const struct watch *w)
+{
+	return !w->gone && w->due;
 }
 
 /*
@@ -497,8 +518,9 @@ static void check_expiry(struct __test_metadata *_metadata,
 
 	TH_LOG("tw %llu (port %u): lifetime %.3f s, fin_wait2 %.3f s",
 	       d->tw_id, d->sport, life / 1e9, d->death.fin_wait2_ns / 1e9);
-	TH_LOG("tw %llu: death at %.3f, kernel row seen %.3f, gone %.3f",
-	       d->tw_id, d->ts_ns / 1e9, w->seen, w->gone);
+	TH_LOG("tw %llu: death at %.3f, kernel row seen %.3f, gone %.3f, listed %.3f s past due",
+	       d->tw_id, d->ts_ns / 1e9, w->seen, w->gone, watch_late(w));
+	hi_s += watch_late(w);
 	EXPECT_EQ(TWTRACE_DEATH_EXPIRED, d->reason)
 		TH_LOG("death reason %s", tw_death_name(d->reason));
 	EXPECT_EQ(sub, d->substate);
@@ -535,11 +557,13 @@ FIXTURE_TEARDOWN(expiry)
  * the kernel's /proc/net/tcp rows disappear; a rearm's timestamp plus the
  * kernel's own time left (/proc/net/tcp) is 60 s; death_expired and the
  * expired lifetime histogram grow by exactly 3, in the right buckets.
- * On the debug kernel, under load, the kernel's timers themselves have
- * run up to 14 s late: the upper bounds get 30 s more there, while the
- * death must still fall where the kernel's rows disappear.
+ * On a loaded machine the kernel's timers themselves run late (95 s
+ * lifetimes were seen on the debug kernel): the upper bounds grow by the
+ * time the kernel's own rows stayed listed past due (watch_late()), and
+ * the waits go on while the kernel says a timer is overdue; the death must
+ * still fall where the kernel's rows disappear.
  */
-TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 200)
+TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 600)
 {
 	long long h0[TWTRACE_HIST_BUCKETS], h1[TWTRACE_HIST_BUCKETS];
 	long long want[TWTRACE_HIST_BUCKETS] = { 0 };
@@ -550,7 +574,6 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 200)
 	struct tw_stats s0, s1;
 	struct tw_tcprow row;
 	union tw_sa d4, d6;
-	double late = tw_slow_kernel() ? 30 : 0;
 	long long kb0, fw2;
 	double t0, tc0, tc1, arm;
 	int l4, l6, i;
@@ -609,12 +632,12 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 200)
 	}
 
 	/* C: FIN_WAIT2 with tcp_fin_timeout=2. */
-	while (!wc.gone && tw_now() < tc1 + 10 + late) {
+	while (!wc.gone && (tw_now() < tc1 + 10 || watch_overdue(&wc))) {
 		watch_poll(&wc);
 		usleep(20000);
 	}
 	dc = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH, bc.tw_id, 5);
-	check_expiry(_metadata, &bc, &dc, &wc, SUB_FW2, 1.5, 4.5 + late);
+	check_expiry(_metadata, &bc, &dc, &wc, SUB_FW2, 1.5, 4.5);
 	EXPECT_GE(MSEC, llabs((long long)dc.death.fin_wait2_ns -
 			      (long long)dc.death.lifetime_ns));
 	EXPECT_EQ(0U, dc.rearms);
@@ -622,26 +645,29 @@ TEST_F_TIMEOUT(expiry, time_wait_v4_v6_and_fin_wait2, 200)
 	tw_conn_close(&kc);
 
 	/* A and B: a full TIME_WAIT. */
-	while ((!wa.gone || !wb.gone) && tw_now() < tc1 + 80 + late) {
+	while ((!wa.gone || !wb.gone) &&
+	       (tw_now() < tc1 + 80 || watch_overdue(&wa) ||
+		watch_overdue(&wb))) {
 		watch_poll(&wa);
 		watch_poll(&wb);
 		usleep(50000);
 	}
 	da = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH, ba.tw_id, 5);
 	db = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH, bb.tw_id, 5);
-	check_expiry(_metadata, &ba, &da, &wa, SUB_TW, 59.99, 63 + late);
-	check_expiry(_metadata, &bb, &db, &wb, SUB_TW, 59.99, 63 + late);
+	check_expiry(_metadata, &ba, &da, &wa, SUB_TW, 59.99, 63);
+	check_expiry(_metadata, &bb, &db, &wb, SUB_TW, 59.99, 63);
 	EXPECT_EQ(4, da.family);
 	EXPECT_EQ(6, db.family);
 	for (i = 0; i < 2; i++) {
 		const struct twtrace_record *b = i ? &bb : &ba;
 		const struct twtrace_record *d = i ? &db : &da;
+		const struct watch *w = i ? &wb : &wa;
 
 		r = find_rearm(&self->rs, b->tw_id);
 		arm = (r ? r->ts_ns : b->ts_ns) / 1e9;
 		/* 60 s after the last arm, rounded up by the timer wheel. */
 		EXPECT_LE(ts_of(arm + 59.99), (long long)d->ts_ns);
-		EXPECT_GE(ts_of(arm + 62.5 + late), (long long)d->ts_ns);
+		EXPECT_GE(ts_of(arm + 62.5 + watch_late(w)), (long long)d->ts_ns);
 		EXPECT_EQ(r ? 1U : 0U, d->rearms);
 		/* FIN_WAIT2 from birth to the rearm (or not at all). */
 		fw2 = r ? (long long)(r->ts_ns - b->ts_ns) : 0;
@@ -1762,6 +1788,19 @@ TEST_F(tw, admin_destroyed)
 		EXPECT_EQ(SUB_TW, state);
 
 		ret = diag_destroy(family, &id);
+		if (!tw_abort_kills_tw()) {
+			/* The kernel refuses: the tw lives on, undying. */
+			EXPECT_EQ(-EOPNOTSUPP, ret);
+			usleep(200000);
+			EXPECT_EQ(1, diag_find_tw(family, &k.caddr, &dst, &id,
+						  &state));
+			EXPECT_TRUE(live_has(self->ns, b.tw_id, NULL));
+			tw_recs_read(&self->rs);
+			EXPECT_EQ(0, tw_recs_count(&self->rs, TWTRACE_EV_DEATH,
+						   -1, 0, 0, b.tw_id));
+			close(l);
+			continue;
+		}
 		EXPECT_EQ(0, ret) TH_LOG("SOCK_DESTROY: %s", strerror(-ret));
 		d = wait_event(_metadata, &self->rs, TWTRACE_EV_DEATH,
 			       b.tw_id, 5);
@@ -1774,6 +1813,10 @@ TEST_F(tw, admin_destroyed)
 		EXPECT_EQ(-ENOENT, diag_destroy(family, &id));
 		EXPECT_FALSE(live_has(self->ns, b.tw_id, NULL));
 		close(l);
+	}
+	if (!tw_abort_kills_tw()) {
+		EXPECT_EQ(0, tw_stat("death_admin_destroyed") - n0);
+		SKIP(return, "tcp_abort() kills TIME_WAIT sockets from 6.0 on: this kernel refused (checked), so no admin_destroyed death");
 	}
 	EXPECT_EQ(2, tw_stat("death_admin_destroyed") - n0);
 }
@@ -2251,7 +2294,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	EXPECT_EQ(self->rs.nread, tw_stats_delta(&s0, &s1, "records"));
 	check_types(_metadata, &self->rs, &s0, &s1);
 	EXPECT_EQ(40, tw_stats_delta(&s0, &s1, "births"));
-	EXPECT_EQ(40, tw_births_kernel() - kb0);
+	EXPECT_EQ(tw_births_kernel_want(40, rsts), tw_births_kernel() - kb0);
 	EXPECT_EQ(10, rsts);
 	EXPECT_EQ(rsts, tw_recs_count(&self->rs, TWTRACE_EV_DEATH,
 				      TWTRACE_DEATH_RST_SENT, 0, 0, 0));

@@ -168,11 +168,6 @@ static int mod_unload_retry(long long *retries)
 	}
 }
 
-static long long births_kernel(void)
-{
-	return tw_snmp("TcpExt", "TW") + tw_snmp("TcpExt", "TWKilled");
-}
-
 /* ------------------------------------------------------------------ */
 /* TIME_WAIT sockets made in a namespace that lives until released.    */
 /* ------------------------------------------------------------------ */
@@ -269,7 +264,7 @@ static int nsjob_start(struct nsjob *j, const struct mk *m, double secs)
 		if (!tw_netns_new()) {
 			rep.ns = tw_netns_inum();
 			rep.ret = m ? mk_tws(m) : 0;
-			rep.births = births_kernel();
+			rep.births = tw_births_kernel();
 			rep.sockstat = tw_sockstat_tw();
 		}
 		if (write(pfd[1], &rep, sizeof(rep)) != sizeof(rep))
@@ -374,10 +369,10 @@ static void storm_worker(struct storm_shm *shm, int i,
 			usleep(o->pace_us);
 	}
 	/* Each connection left a TIME_WAIT socket or an overflow. */
-	tw_wait_until(births_kernel() +
+	tw_wait_until(tw_births_kernel() +
 		      tw_snmp("TcpExt", "TCPTimeWaitOverflow") >=
 		      LOAD(w->conns), 5);
-	w->births = births_kernel();
+	w->births = tw_births_kernel();
 	w->overflows = tw_snmp("TcpExt", "TCPTimeWaitOverflow");
 	w->sockstat = tw_sockstat_tw();
 	STORE(w->done, 1);
