@@ -72,11 +72,10 @@ done
 result "checkpatch --strict ($(echo "$sources" | wc -w) files)" "$log" $rc
 
 for s in "$@"; do
-	kdir=$cache/kernels/$s/build
 	stage=$out/w1-$s
 	log=$out/w1-$s.log
 	stage_module "$stage"
-	make -C "$kdir" M="$stage" W=1 C=1 modules >"$log" 2>&1
+	bash "$top/scripts/kmake.sh" "$s" M="$stage" W=1 C=1 modules >"$log" 2>&1
 	rc=$?
 	if [ $rc = 0 ] && grep -E 'warning:|error:|: sparse:' "$log" |
 	   grep -v 'Skipping BTF generation' >"$log.hits"; then
@@ -130,13 +129,16 @@ for s in "$@"; do
 	rm -rf "$priv"
 	mkdir -p "$priv/src" "$priv/tree"
 	stage_module "$priv/src/twtrace-$ver"
-	{
-		dkms --sourcetree "$priv/src" --dkmstree "$priv/tree" \
-			add -m twtrace -v "$ver" &&
-		dkms --sourcetree "$priv/src" --dkmstree "$priv/tree" \
-			build -m twtrace -v "$ver" -k "$rel" \
-			--kernelsourcedir "$cache/kernels/$s/build"
-	} >"$log" 2>&1
+	# In the series' build environment (the trixie chroot for trixie's
+	# kernels), where $KDIR names its headers.
+	# shellcheck disable=SC2016 # expanded there
+	bash "$top/scripts/kmake.sh" --exec "$s" sh -c '
+		dkms --sourcetree "$1/src" --dkmstree "$1/tree" \
+			add -m twtrace -v "$2" &&
+		dkms --sourcetree "$1/src" --dkmstree "$1/tree" \
+			build -m twtrace -v "$2" -k "$3" \
+			--kernelsourcedir "$KDIR"' \
+		_ "$priv" "$ver" "$rel" >"$log" 2>&1
 	rc=$?
 	[ $rc = 0 ] && ! ls "$priv"/tree/twtrace/"$ver"/"$rel"/*/module/twtrace.ko* \
 		>/dev/null 2>&1 && { echo "no twtrace.ko built" >>"$log"; rc=1; }
@@ -150,8 +152,10 @@ for s in "$@"; do
 	log=$out/install-$s.log
 	rm -rf "$dest"
 	{
-		make -C "$top" install DESTDIR="$dest" KERNELRELEASE="$rel" \
-			KDIR="$cache/kernels/$s/build" &&
+		# shellcheck disable=SC2016 # expanded in the build environment
+		bash "$top/scripts/kmake.sh" --exec "$s" sh -c \
+			'make -C "$1" install DESTDIR="$2" KERNELRELEASE="$3" \
+				KDIR="$KDIR"' _ "$top" "$dest" "$rel" &&
 		ls "$dest/lib/modules/$rel/updates/"twtrace.ko* \
 			"$dest/usr/local/sbin/twtrace" \
 			"$dest/usr/local/share/man/man8/twtrace.8" &&

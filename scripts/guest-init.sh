@@ -89,6 +89,9 @@ demo)
 	cd /opt/ksft && ./run_kselftest.sh >"$ktap" 2>&1
 	rc=$?
 	cd /
+	# The hooks since the module's last load, for the console log.
+	echo "twtrace guest: twtrace probes after the suite:"
+	/opt/twtrace/twtrace probes || true
 	# The module must still unload cleanly after the whole suite.
 	if [ -d /sys/module/twtrace ] && ! rmmod twtrace; then
 		echo "twtrace guest: rmmod twtrace failed"

@@ -19,10 +19,12 @@
 #   $CACHE/kernels/<series>/makeflags   (if any) what make needs for them
 #   $CACHE/ksrc/                        the kselftest tree from linux-source
 #
-# Series (KERNELS): 5.10, 6.1, 6.12, 6.18, 7.3, each also as <series>-rt.
+# Series (KERNELS): 5.10, 6.1, 6.12, 6.16 to 7.x, each also as <series>-rt.
 #   5.10          bullseye (and its -updates, -security)
 #   6.1, 6.12     bookworm, through the host's own apt
-#   6.18, 7.3     trixie and trixie-backports (and trixie-security)
+#   6.16 to 7.x   trixie and trixie-backports (and trixie-security); the
+#                 archive's index holds only the newest (7.2, 7.3 today:
+#                 6.18's packages left it)
 # Suites other than bookworm are read with a private apt state directory
 # per suite under $CACHE/apt/, on the mirrors the host's apt already uses:
 # the host's apt configuration is never changed.
@@ -104,8 +106,8 @@ series_suite() {
 	case ${1%-rt} in
 	5.10) echo bullseye ;;
 	6.1|6.12) echo bookworm ;;
-	6.18|7.3) echo trixie ;;
-	*) die "unknown kernel series '$1' (known: 5.10 6.1 6.12 6.18 7.3, each also -rt)" ;;
+	6.1[6-9]|7.[0-9]*) echo trixie ;;
+	*) die "unknown kernel series '$1' (known: 5.10 6.1 6.12 6.16-6.19 7.x, each also -rt)" ;;
 	esac
 }
 

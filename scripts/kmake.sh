@@ -14,7 +14,8 @@
 # Usage: scripts/kmake.sh SERIES [make arguments...]
 #        scripts/kmake.sh --exec SERIES COMMAND [arguments...]
 #   --exec runs COMMAND in the same environment, with KDIR (the headers as
-#   seen there) and KMAKEFLAGS (the series' make flags) exported.
+#   seen there) and KMAKEFLAGS (the series' make flags) exported, the
+#   latter also in MAKEFLAGS for every make COMMAND runs.
 
 set -euo pipefail
 
@@ -36,6 +37,10 @@ kdir=$cache/kernels/$series
 KMAKEFLAGS=
 [ -f "$kdir/makeflags" ] && KMAKEFLAGS=$(cat "$kdir/makeflags")
 export KMAKEFLAGS
+# Every make that COMMAND runs (dkms's, make install's) gets them too.
+if [ $mode = exec ] && [ -n "$KMAKEFLAGS" ]; then
+	export MAKEFLAGS="$KMAKEFLAGS${MAKEFLAGS:+ $MAKEFLAGS}"
+fi
 
 if [ ! -f "$kdir/chroot" ]; then
 	KDIR=$(cd "$kdir/build" && pwd -P)

@@ -3,8 +3,10 @@
 #
 # Run the twtrace kselftest suite in QEMU on each target kernel and print a
 # line per kernel and an overall "N passed, N failed, N skipped" line.
-# The kernels boot concurrently (each QEMU runs single-threaded TCG, one
-# host core each).  Console logs and KTAP land in build/results/<series>/.
+# The kernels boot concurrently, as many at once as the host has cores
+# (each QEMU runs single-threaded TCG, one core each; TWTRACE_JOBS to
+# change), the debug kernels, the slowest, first.  Console logs and KTAP
+# land in build/results/<series>/.
 #
 # Usage: scripts/test.sh [--host LABEL LOG]... SERIES...
 #   --host: the output of tests run on the host, whose closing
@@ -59,13 +61,25 @@ run_kernel() {
 		>>"$out/verdict"
 }
 
-pids=()
+jobs=${TWTRACE_JOBS:-$(nproc)}
+order=()
 for s in "$@"; do
+	case $s in debug*) order+=("$s") ;; esac
+done
+for s in "$@"; do
+	case $s in debug*) ;; *) order+=("$s") ;; esac
+done
+running=0
+for s in "${order[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
 	echo "== $s: booting $(cat "$cache/kernels/$s/release") in QEMU (TCG, timeout ${tmo}s)"
 	run_kernel "$s" &
-	pids+=($!)
+	running=$((running + 1))
 done
-wait "${pids[@]}"
+wait
 
 tp=0 tf=0 ts=0
 summary=()

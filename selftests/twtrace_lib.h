@@ -29,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <linux/twtrace.h>
 
 #define TW_DIR		"/sys/kernel/debug/" TWTRACE_DEBUGFS_DIR
@@ -1364,6 +1367,171 @@ static inline int tw_conn_abort_server(struct tw_conn *k)
 	close(k->a);
 	k->a = -1;
 	return tw_wait_tw_gone(&k->caddr, &k->saddr, 5) ? 0 : -ETIMEDOUT;
+}
+
+/* sock_diag: ss -K for TIME_WAIT sockets (admin_destroyed, probes). */
+
+/* Load /lib/modules/$(uname -r)/@name.ko unless it is there. */
+static inline int tw_load_kmod(const char *name)
+{
+	char path[512];
+	struct utsname u;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	if (!access(path, F_OK))
+		return 0;
+	if (uname(&u))
+		return -errno;
+	snprintf(path, sizeof(path), "/lib/modules/%s/%s.ko", u.release,
+		 name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(__NR_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+struct diag_req {
+	struct nlmsghdr nlh;
+	struct inet_diag_req_v2 r;
+};
+
+/*
+ * Whether TCP sock_diag answers (built into the kernel, or loaded): a dump
+ * of no state gets NLMSG_DONE, not ENOENT.
+ */
+static inline bool tw_tcp_diag_answers(void)
+{
+	struct diag_req req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = 1,
+		},
+		.r = {
+			.sdiag_family = AF_INET,
+			.sdiag_protocol = IPPROTO_TCP,
+		},
+	};
+	long buf[1024 / sizeof(long)];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	bool ok = false;
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return false;
+	if (send(fd, &req, sizeof(req), 0) == sizeof(req)) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		ok = n > 0 && NLMSG_OK(h, n) && h->nlmsg_type != NLMSG_ERROR;
+	}
+	close(fd);
+	return ok;
+}
+
+/*
+ * Dump the TIME_WAIT sockets (both substates) of @family; the id of the
+ * one @local -> @remote into @id.  1 found, 0 not, -errno.
+ */
+static inline int tw_diag_find_tw(int family, const union tw_sa *local,
+			const union tw_sa *remote, struct inet_diag_sockid *id,
+			unsigned char *state)
+{
+	struct diag_req req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = 1,
+		},
+		.r = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = 1 << TWTRACE_SUBSTATE_TIME_WAIT |
+					1 << TWTRACE_SUBSTATE_FIN_WAIT2,
+		},
+	};
+	size_t alen = tw_sa_addrlen(local);
+	long buf[8192 / sizeof(long)];
+	int fd, found = 0, done = 0;
+	struct nlmsghdr *h;
+	ssize_t n;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) != sizeof(req)) {
+		close(fd);
+		return -errno;
+	}
+	while (!done && (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				close(fd);
+				return e->error;
+			}
+			if (ntohs(m->id.idiag_sport) != tw_sa_port(local) ||
+			    ntohs(m->id.idiag_dport) != tw_sa_port(remote) ||
+			    memcmp(m->id.idiag_src, tw_sa_addr(local), alen) ||
+			    memcmp(m->id.idiag_dst, tw_sa_addr(remote), alen))
+				continue;
+			*id = m->id;
+			*state = m->idiag_state;
+			found = 1;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* SOCK_DESTROY of socket @id: the kernel's answer, 0 or -errno. */
+static inline int tw_diag_destroy(int family, const struct inet_diag_sockid *id)
+{
+	struct diag_req req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DESTROY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+			.nlmsg_seq = 2,
+		},
+		.r = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = 1 << TWTRACE_SUBSTATE_TIME_WAIT |
+					1 << TWTRACE_SUBSTATE_FIN_WAIT2,
+			.id = *id,
+		},
+	};
+	long buf[1024 / sizeof(long)];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	int fd, ret = -EPROTO;
+	ssize_t n;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) != sizeof(req)) {
+		ret = -errno;
+	} else {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n > 0 && NLMSG_OK(h, n) && h->nlmsg_type == NLMSG_ERROR)
+			ret = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	}
+	close(fd);
+	return ret;
 }
 
 #endif /* TWTRACE_LIB_H */

@@ -1735,10 +1735,11 @@ static const struct probe *probe_find(const struct probe *p, int n,
 
 /*
  * "probes -j": every hook the probes file lists, all attached, exit 0;
- * after traffic that takes every hook but the timer's and tcp_abort's
- * (a birth and rearm, a bound-port reuse, an RST), their hits grew, and
- * match the probes file read right after.  "probes": the same hooks, as
- * text, all "yes".
+ * after traffic that takes every hook (a birth and rearm, a bound-port
+ * reuse, an RST, a FIN_WAIT2 timer, ss -K where the kernel allows it on a
+ * tw), their hits grew, every hook says it fires (none "never": attached
+ * to a function inlined where it matters), and all match the probes file
+ * read right after.  "probes": the same hooks, as text, all "yes".
  */
 TEST_F(rd, probes_attached_and_counting)
 {
@@ -1750,6 +1751,7 @@ TEST_F(rd, probes_attached_and_counting)
 	struct probe p0[32], p1[32], pf[32];
 	const struct probe *a, *b;
 	int n0, n1, nf, i, try;
+	bool abort_fires;
 	union tw_sa dst, src;
 	struct tw_conn k, k2;
 	char line[256];
@@ -1777,6 +1779,33 @@ TEST_F(rd, probes_attached_and_counting)
 	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
 	ASSERT_EQ(0, tw_conn_abort_server(&k));
 	tw_conn_close(&k);
+	/*
+	 * The timer: a FIN_WAIT2 tw with tcp_fin_timeout=1, waited for
+	 * until the kernel no longer lists it, however late its timer runs.
+	 */
+	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_fin_timeout", "1"));
+	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
+	while (tw_proc_tw_find(tw_sa_port(&k.caddr), tw_sa_port(&k.saddr),
+			       NULL))
+		usleep(50000);
+	tw_conn_close(&k);
+	/* tcp_abort(): ss -K, where the kernel kills a tw that way. */
+	abort_fires = tw_abort_kills_tw() && !tw_load_kmod("inet_diag") &&
+		      !tw_load_kmod("tcp_diag");
+	if (abort_fires) {
+		struct inet_diag_sockid id;
+		unsigned char state;
+
+		ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
+		ASSERT_EQ(1, tw_diag_find_tw(AF_INET, &k.caddr, &dst, &id,
+					     &state));
+		EXPECT_EQ(0, tw_diag_destroy(AF_INET, &id));
+		tw_conn_close(&k);
+	} else {
+		TH_LOG("tcp_abort: %s", tw_abort_kills_tw() ?
+		       "no inet_diag/tcp_diag" :
+		       "this kernel's tcp_abort() refuses a tw (before 6.0)");
+	}
 	/* The last reference to a dead tw may go a little later. */
 	usleep(200000);
 
@@ -1804,6 +1833,10 @@ TEST_F(rd, probes_attached_and_counting)
 		/* Attached to a function inlined where it matters? */
 		EXPECT_STRNE("never", p1[i].fires) TH_LOG("%s can never fire",
 							 p1[i].sym);
+		/* The workload reached every hook. */
+		if (abort_fires || strcmp(p1[i].sym, "tcp_abort"))
+			EXPECT_STREQ("yes", p1[i].fires) TH_LOG("%s",
+								p1[i].sym);
 	}
 	for (i = 0; i < (int)ARRAY_SIZE(grow); i++) {
 		a = probe_find(p0, n0, grow[i]);
