@@ -244,7 +244,8 @@ fetch_kernel() {
 	[ -n "$rel" ] || die "no linux-headers package of series $series in $suite's index (the archive no longer lists it)"
 
 	if [ -f "$kdir/release" ] && [ "$(cat "$kdir/release")" = "$rel" ] &&
-	   [ -f "$kdir/vmlinuz" ] && [ -f "$kdir/build/Makefile" ]; then
+	   [ -f "$kdir/vmlinuz" ] && [ -f "$kdir/build/Makefile" ] &&
+	   [ -d "$kdir/modules/kernel" ]; then
 		log "$series: $rel already in cache"
 		return
 	fi
