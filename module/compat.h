@@ -150,7 +150,9 @@ static inline u64 twtrace_rb_time_stamp(struct trace_buffer *rb)
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 17, 0)
 static inline const char *str_yes_no(bool v)
 {
-	return v ? "yes" : "no";
+	static const char * const yes_no[] = { "no", "yes" };
+
+	return yes_no[v];
 }
 #endif
 

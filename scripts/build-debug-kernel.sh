@@ -94,15 +94,15 @@ make -s -C "$src" O="$obj" ARCH=x86_64 olddefconfig >/dev/null
 
 # Every option the fragment asks for must have survived olddefconfig
 # (KASAN, for one, silently drops out when a dependency is missing).
-missing=0
+untaken=0
 while IFS= read -r line; do
 	case $line in
 	CONFIG_*=n) opt=${line%=n}
-		grep -q "^$opt=" "$obj/.config" && { log "$opt is set, wanted off"; missing=1; } ;;
-	CONFIG_*) grep -qx "$line" "$obj/.config" || { log "$line did not take"; missing=1; } ;;
+		grep -q "^$opt=" "$obj/.config" && { log "$opt is set, wanted off"; untaken=1; } ;;
+	CONFIG_*) grep -qx "$line" "$obj/.config" || { log "$line did not take"; untaken=1; } ;;
 	esac
 done <"$frag"
-[ "$missing" = 0 ] || die "the debug config is incomplete"
+[ "$untaken" = 0 ] || die "the debug config is incomplete"
 
 log "building $ver with $jobs jobs (logs: $obj/build.log)"
 if ! make -C "$src" O="$obj" ARCH=x86_64 -j"$jobs" bzImage modules \

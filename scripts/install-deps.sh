@@ -230,6 +230,24 @@ chroot_apt() {
 		_ "$root" "$@"
 }
 
+# The chroot's own tools (chroot_pkgs), installed if any is missing.
+chroot_ensure() {
+	local root=$1 p missing=()
+
+	for p in "${chroot_pkgs[@]}"; do
+		chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return
+	log "installing ${missing[*]} into the trixie chroot"
+	chroot_apt "$root" update -qq >/dev/null ||
+		die "apt-get update in the chroot failed"
+	chroot_apt "$root" install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} in the chroot failed"
+	chroot_apt "$root" clean
+}
+
 fetch_kernel() {
 	local series=$1 suite rel kdir tmp common kbuild deps deb img root mods
 
@@ -243,6 +261,7 @@ fetch_kernel() {
 	fi
 	[ -n "$rel" ] || die "no linux-headers package of series $series in $suite's index (the archive no longer lists it)"
 
+	[ "$suite" = trixie ] && chroot_ensure "$(trixie_root)"
 	if [ -f "$kdir/release" ] && [ "$(cat "$kdir/release")" = "$rel" ] &&
 	   [ -f "$kdir/vmlinuz" ] && [ -f "$kdir/build/Makefile" ] &&
 	   [ -d "$kdir/modules/kernel" ]; then

@@ -23,9 +23,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TWTRACE_CACHE:-$top/.cache}
 build=${TWTRACE_BUILD:-$top/build}
 
-mode=make
+mode="make"
 if [ "${1:-}" = --exec ]; then
-	mode=exec
+	mode="exec"
 	shift
 fi
 [ $# -ge 1 ] || { echo "usage: kmake.sh [--exec] SERIES ..." >&2; exit 2; }

@@ -1438,8 +1438,9 @@ static inline bool tw_tcp_diag_answers(void)
  * one @local -> @remote into @id.  1 found, 0 not, -errno.
  */
 static inline int tw_diag_find_tw(int family, const union tw_sa *local,
-			const union tw_sa *remote, struct inet_diag_sockid *id,
-			unsigned char *state)
+				  const union tw_sa *remote,
+				  struct inet_diag_sockid *id,
+				  unsigned char *state)
 {
 	struct diag_req req = {
 		.nlh = {

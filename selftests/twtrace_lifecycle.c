@@ -1631,8 +1631,8 @@ TEST_F(tw, admin_destroyed)
 			/* The kernel refuses: the tw lives on, undying. */
 			EXPECT_EQ(-EOPNOTSUPP, ret);
 			usleep(200000);
-			EXPECT_EQ(1, tw_diag_find_tw(family, &k.caddr, &dst, &id,
-						  &state));
+			EXPECT_EQ(1, tw_diag_find_tw(family, &k.caddr, &dst,
+						     &id, &state));
 			EXPECT_TRUE(live_has(self->ns, b.tw_id, NULL));
 			tw_recs_read(&self->rs);
 			EXPECT_EQ(0, tw_recs_count(&self->rs, TWTRACE_EV_DEATH,
@@ -1648,14 +1648,15 @@ TEST_F(tw, admin_destroyed)
 		EXPECT_EQ(TWTRACE_DEATH_ADMIN_DESTROYED, d.reason);
 		EXPECT_EQ(0, tw_sockstat_tw());
 		EXPECT_EQ(0, tw_diag_find_tw(family, &k.caddr, &dst, &id,
-					  &state));
+					     &state));
 		EXPECT_EQ(-ENOENT, tw_diag_destroy(family, &id));
 		EXPECT_FALSE(live_has(self->ns, b.tw_id, NULL));
 		close(l);
 	}
 	if (!tw_abort_kills_tw()) {
 		EXPECT_EQ(0, tw_stat("death_admin_destroyed") - n0);
-		SKIP(return, "tcp_abort() kills TIME_WAIT sockets from 6.0 on: this kernel refused (checked), so no admin_destroyed death");
+		SKIP(return,
+		     "tcp_abort() kills TIME_WAIT sockets from 6.0 on: this kernel refused (checked), so no admin_destroyed death");
 	}
 	EXPECT_EQ(2, tw_stat("death_admin_destroyed") - n0);
 }

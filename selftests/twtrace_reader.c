@@ -1831,8 +1831,8 @@ TEST_F(rd, probes_attached_and_counting)
 		EXPECT_EQ(pf[i].missed, p1[i].missed);
 		EXPECT_STREQ(pf[i].fires, p1[i].fires);
 		/* Attached to a function inlined where it matters? */
-		EXPECT_STRNE("never", p1[i].fires) TH_LOG("%s can never fire",
-							 p1[i].sym);
+		EXPECT_STRNE("never", p1[i].fires)
+			TH_LOG("%s can never fire", p1[i].sym);
 		/* The workload reached every hook. */
 		if (abort_fires || strcmp(p1[i].sym, "tcp_abort"))
 			EXPECT_STREQ("yes", p1[i].fires) TH_LOG("%s",
