@@ -80,8 +80,8 @@ static inline u32 twtrace_tw_count(const struct inet_timewait_death_row *dr)
 /*
  * The reuse rule's "not too recent" test, in tcp_twsk_unique().
  *
- * With net.ipv4.tcp_tw_reuse_delay (ca6a6f93867a "tcp: add a sysctl to
- * control the reuse delay", on 19ce8cd30465's millisecond stamps, 6.14):
+ * With net.ipv4.tcp_tw_reuse_delay (ca6a6f93867a, on the millisecond
+ * tw_entry_stamp of 19ce8cd30465, 6.14):
  * tcp_clock_ms() must be after tw_entry_stamp + delay.  Before: the
  * seconds clock must have ticked past tw_ts_recent_stamp, which is what a
  * 1000 ms delay is reported as.  *@delay_ms is the delay in force.
