@@ -710,6 +710,14 @@ static struct twtrace_record get_reuse(struct __test_metadata *_metadata,
 	return wait_event(_metadata, rs, TWTRACE_EV_REUSE, id, 5);
 }
 
+/* net.ipv4.tcp_tw_reuse_delay (6.14+), or the 1000 ms of the seconds rule. */
+static long long reuse_delay_ms(void)
+{
+	long long v = tw_sysctl_get("net/ipv4/tcp_tw_reuse_delay");
+
+	return v < 0 ? 1000 : v;
+}
+
 /*
  * A reuse decision record: @reason, allowed or not, the sysctl in force,
  * the tw's own tuple, the connecting socket's (the same, towards @to),
@@ -748,6 +756,8 @@ static void check_reuse(struct __test_metadata *_metadata,
 		  (long long)u->reuse.age_ns);
 	EXPECT_GE((long long)(u->ts_ns - b->ts_ns) + MSEC,
 		  (long long)u->reuse.age_ns);
+	/* The delay in force: the netns' sysctl from 6.14, else 1000 ms. */
+	EXPECT_EQ(reuse_delay_ms(), (long long)u->reuse.delay_ms);
 }
 
 /*
@@ -1111,6 +1121,48 @@ TEST_F(tw, refuse_too_recent)
 			     TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, 0);
 	for (i = 0; i < 4; i++)
 		close(l[i]);
+}
+
+/*
+ * 6.14's rule: with tcp_tw_reuse_delay at its maximum, 60000 ms, a
+ * reconnect 1.3 s after the tw's birth is refused by the kernel (the
+ * seconds rule of older kernels would have allowed it): refuse_too_recent,
+ * with the delay in force, 60000 ms, and an age over a second.  (Before
+ * twtrace knew the rule, it said refuse_dying here.)
+ */
+TEST_F(tw, refuse_too_recent_reuse_delay)
+{
+	struct twtrace_record b, u;
+	struct tw_conn k, kx;
+	struct tw_stats s0;
+	long long rec0, age0;
+	union tw_sa dst;
+	int l, ret;
+
+	if (tw_sysctl_get("net/ipv4/tcp_tw_reuse_delay") < 0)
+		SKIP(return,
+		     "no net.ipv4.tcp_tw_reuse_delay: it came in 6.14, before which the rule is the seconds clock (refuse_too_recent)");
+	l = tw_listen(AF_INET, "127.0.0.1", &dst);
+	ASSERT_LE(0, l);
+	reuse_sysctls(_metadata, "1", "1");
+	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_tw_reuse_delay", "60000"));
+	ASSERT_EQ(0, tw_stats_read(&s0));
+	rec0 = tcpext("TWRecycled");
+	age0 = tw_hist_get("reuse_age", -1);
+	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
+	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
+	sleep_past_one_second();
+	usleep(200000);
+
+	ret = tw_conn_open(&kx, l, &dst, NULL);
+	u = check_refused(_metadata, &self->rs, ret, &b,
+			  TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, &dst);
+	EXPECT_EQ(60000U, u.reuse.delay_ms);
+	EXPECT_LT(NSEC, (long long)u.reuse.age_ns);
+	check_reuse_counters(_metadata, &s0, rec0, age0,
+			     TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, 0);
+	tw_conn_close(&k);
+	close(l);
 }
 
 /*
