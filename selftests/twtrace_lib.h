@@ -1398,24 +1398,39 @@ struct diag_req {
 	struct inet_diag_req_v2 r;
 };
 
+/* A sock_diag request of @type for the TCP sockets of @family in @states. */
+static inline struct diag_req tw_diag_req(int type, int flags, int family,
+					  unsigned int states)
+{
+	struct diag_req req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = type,
+			.nlmsg_flags = NLM_F_REQUEST | flags,
+			.nlmsg_seq = 1,
+		},
+		.r = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = states,
+		},
+	};
+
+	return req;
+}
+
+/* A tw's states, in its substates' bits. */
+static const unsigned int tw_diag_states = 1 << TWTRACE_SUBSTATE_TIME_WAIT |
+					   1 << TWTRACE_SUBSTATE_FIN_WAIT2;
+
 /*
  * Whether TCP sock_diag answers (built into the kernel, or loaded): a dump
  * of no state gets NLMSG_DONE, not ENOENT.
  */
 static inline bool tw_tcp_diag_answers(void)
 {
-	struct diag_req req = {
-		.nlh = {
-			.nlmsg_len = sizeof(req),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-			.nlmsg_seq = 1,
-		},
-		.r = {
-			.sdiag_family = AF_INET,
-			.sdiag_protocol = IPPROTO_TCP,
-		},
-	};
+	struct diag_req req = tw_diag_req(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP,
+					  AF_INET, 0);
 	long buf[1024 / sizeof(long)];
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	bool ok = false;
@@ -1442,20 +1457,8 @@ static inline int tw_diag_find_tw(int family, const union tw_sa *local,
 				  struct inet_diag_sockid *id,
 				  unsigned char *state)
 {
-	struct diag_req req = {
-		.nlh = {
-			.nlmsg_len = sizeof(req),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-			.nlmsg_seq = 1,
-		},
-		.r = {
-			.sdiag_family = family,
-			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = 1 << TWTRACE_SUBSTATE_TIME_WAIT |
-					1 << TWTRACE_SUBSTATE_FIN_WAIT2,
-		},
-	};
+	struct diag_req req = tw_diag_req(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP,
+					  family, tw_diag_states);
 	size_t alen = tw_sa_addrlen(local);
 	long buf[8192 / sizeof(long)];
 	int fd, found = 0, done = 0;
@@ -1501,26 +1504,14 @@ static inline int tw_diag_find_tw(int family, const union tw_sa *local,
 /* SOCK_DESTROY of socket @id: the kernel's answer, 0 or -errno. */
 static inline int tw_diag_destroy(int family, const struct inet_diag_sockid *id)
 {
-	struct diag_req req = {
-		.nlh = {
-			.nlmsg_len = sizeof(req),
-			.nlmsg_type = SOCK_DESTROY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
-			.nlmsg_seq = 2,
-		},
-		.r = {
-			.sdiag_family = family,
-			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = 1 << TWTRACE_SUBSTATE_TIME_WAIT |
-					1 << TWTRACE_SUBSTATE_FIN_WAIT2,
-			.id = *id,
-		},
-	};
+	struct diag_req req = tw_diag_req(SOCK_DESTROY, NLM_F_ACK, family,
+					  tw_diag_states);
 	long buf[1024 / sizeof(long)];
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	int fd, ret = -EPROTO;
 	ssize_t n;
 
+	req.r.id = *id;
 	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
