@@ -36,7 +36,7 @@ static int floor_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 static struct kprobe floor_kps[] = {
 	FLOOR_KP("__inet_twsk_schedule"),
 	FLOOR_KP("inet_twsk_kill"),
-	FLOOR_KP("inet_twsk_free"),
+	FLOOR_KP("tcp_twsk_destructor"),
 	FLOOR_KP("tw_timer_handler"),
 	FLOOR_KP("tcp_abort"),
 	FLOOR_KP("inet_twsk_deschedule_put"),

@@ -41,8 +41,14 @@
  * could run softirqs inside the kretprobe handler.
  */
 #ifdef TWTRACE_HAVE_HASHDANCE_SCHEDULE
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+#error "hash-before-arm without IRQ-saving rhashtable locks: no entry at alloc"
+#endif
 #define TWTRACE_ENTRY_AT_ALLOC	1
 #else
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#error "6.11+ without inet_twsk_hashdance_schedule(): Kbuild read the wrong headers"
+#endif
 #define TWTRACE_ENTRY_AT_ALLOC	0
 #endif
 
@@ -126,10 +132,11 @@ static inline u8 twtrace_tw_substate(const struct inet_timewait_sock *tw)
 
 /*
  * timer_shutdown_sync() came with f571faf6e443 ("timers: Provide
- * timer_shutdown[_sync]()", 6.2, and 6.1.y).  Before it, del_timer_sync();
- * ring.c shuts the timer down again once no reader can re-arm it.
+ * timer_shutdown[_sync]()", 6.2), and to 6.1.y and other stable series
+ * later: read from the headers.  Without it, del_timer_sync(); ring.c
+ * shuts the timer down again once no reader can re-arm it.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#ifndef TWTRACE_HAVE_TIMER_SHUTDOWN
 static inline int timer_shutdown_sync(struct timer_list *timer)
 {
 	return del_timer_sync(timer);

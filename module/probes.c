@@ -5,10 +5,10 @@
  * The probe set is the same on every supported kernel, 5.10 to 7.3
  * (Documentation/twtrace.rst, "Supported kernels"):
  *
- *  inet_twsk_alloc (ret)       the live-table entry (6.12); NULL is an
+ *  inet_twsk_alloc (ret)       the live-table entry (6.11+); NULL is an
  *                              overflow, "limit" or "nomem"
- *  __inet_twsk_schedule        birth (rearm == false), with the entry on
- *                              6.1, and rearm
+ *  __inet_twsk_schedule        birth (rearm == false), with the entry up
+ *                              to 6.10, and rearm
  *  tcp_twsk_unique (ret)       every reuse decision
  *  tcp_timewait_state_process  (ret) RST received / SYN / RST sent context
  *  tw_timer_handler            expiry context
@@ -154,7 +154,7 @@ static u8 birth_substate(const struct twtrace_tw *e)
 
 /*
  * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
- * if the tw is untracked; on 6.12 also the time and substate it was born
+ * if the tw is untracked; from 6.11 also the time and substate it was born
  * with.  Caller holds rcu_read_lock().
  */
 static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
@@ -200,7 +200,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 		rec.tw_id = birth_entry(tw, &now, &rec.substate);
 		if (!rec.tw_id) {
 			/*
-			 * The table was full or memory short, or (6.12) the
+			 * The table was full or memory short, or (6.11+) the
 			 * allocation went unseen: before the load, or missed.
 			 */
 			twtrace_count(TWTRACE_C_UNTRACKED);

@@ -3,7 +3,7 @@
  * twtrace: the live table, one entry per TIME_WAIT socket born while the
  * module is loaded, keyed by the tw pointer (rhashtable).
  *
- * Entries are inserted when the tw is allocated (6.12) or born (6.1; see
+ * Entries are inserted when the tw is allocated (6.11+) or born (older; see
  * TWTRACE_ENTRY_AT_ALLOC), before it is hashed, and removed at the death
  * (or, if the kill was missed, at the final free).  Probes and the "live"
  * file take a reference to use one (twtrace_table_get()); the last

@@ -43,12 +43,13 @@ esac
 if [ "$ver" = 6.12 ]; then
 	[ -f "$cache/linux-source-6.12/.unpacked" ] ||
 		bash "$top/scripts/install-deps.sh" 6.12
-	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1)
+	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1 || true)
 	[ -n "$tarball" ] || die "linux-source-6.12 is not installed (make deps)"
 	src=$cache/linux-source-6.12
 	stamp_src="$(basename "$tarball") $(stat -c %Y "$tarball")"
 else
-	deb=$(ls "$cache/src/linux-source-${ver}_"*.deb 2>/dev/null | tail -n 1)
+	deb=$(ls "$cache/src/linux-source-${ver}_"*.deb 2>/dev/null | tail -n 1 ||
+	      true)
 	if [ -z "$deb" ]; then
 		# shellcheck source=scripts/install-deps.sh
 		TWTRACE_DEPS_LIB=1 . "$top/scripts/install-deps.sh"

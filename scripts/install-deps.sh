@@ -351,7 +351,8 @@ fetch_kernel() {
 unpack_source() {
 	local tarball src
 
-	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1)
+	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1 ||
+		  true)
 	[ -n "$tarball" ] || die "linux-source-6.12 tarball not found in /usr/src"
 	src=$cache/linux-source-6.12
 	if [ ! -f "$src/.unpacked" ] ||
@@ -370,8 +371,12 @@ unpack_source() {
 # Only when sourced for its helpers (scripts/build-debug-kernel.sh) stop here.
 [ "${TWTRACE_DEPS_LIB:-}" = 1 ] && return 0
 
-install_host_pkgs
 mkdir -p "$cache"
+# One install at a time (make -j builds for several kernels): they share
+# the apt states and the trixie chroot.
+exec 9>"$cache/.install-deps.lock"
+flock 9
+install_host_pkgs
 for s in $series_list; do
 	fetch_kernel "$s"
 done

@@ -914,9 +914,9 @@ TEST_F_TIMEOUT(rd, stream_json_workload, 90)
 	       v, tcpext("TWRecycled") - rec0,
 	       tcpext("TCPTimeWaitOverflow") - ovf0);
 	TH_LOG("sockstat tw %lld", tw_sockstat_tw());
+	/* 5.10 counts no early death: the reused one, the RST's one. */
 	EXPECT_EQ(tw_births_kernel_want(evc(&ec, "births"),
-					evc(&ec, "death_rst_received") +
-					evc(&ec, "death_reused")), v);
+					tcpext("TWRecycled") - rec0 + 1), v);
 	EXPECT_EQ(evc(&ec, "death_reused"), tcpext("TWRecycled") - rec0);
 	EXPECT_EQ(evc(&ec, "overflow_limit") + evc(&ec, "overflow_nomem"),
 		  tcpext("TCPTimeWaitOverflow") - ovf0);
@@ -1752,6 +1752,7 @@ TEST_F(rd, probes_attached_and_counting)
 	const struct probe *a, *b;
 	int n0, n1, nf, i, try;
 	bool abort_fires;
+	int ret;
 	union tw_sa dst, src;
 	struct tw_conn k, k2;
 	char line[256];
@@ -1790,8 +1791,13 @@ TEST_F(rd, probes_attached_and_counting)
 		usleep(50000);
 	tw_conn_close(&k);
 	/* tcp_abort(): ss -K, where the kernel kills a tw that way. */
-	abort_fires = tw_abort_kills_tw() && !tw_load_kmod("inet_diag") &&
-		      !tw_load_kmod("tcp_diag");
+	ret = tw_load_kmod("inet_diag");
+	if (!ret)
+		ret = tw_load_kmod("tcp_diag");
+	/* No module file: fine if the kernel has them built in. */
+	if (ret == -ENOENT && tw_tcp_diag_answers())
+		ret = 0;
+	abort_fires = tw_abort_kills_tw() && !ret;
 	if (abort_fires) {
 		struct inet_diag_sockid id;
 		unsigned char state;

@@ -437,8 +437,12 @@ static void print_json(const struct twtrace_record *r, int cpu)
 		printf(",\"reason\":\"%s\"", tw_reuse_names[r->reason]);
 		json_ns("age_ns", r->reuse.age_ns,
 			record_ns_known(r->reuse.age_ns));
-		printf(",\"tw_reuse\":%u,\"reuse_delay_ms\":%u",
-		       r->reuse_sysctl, r->reuse.delay_ms);
+		printf(",\"tw_reuse\":%u", r->reuse_sysctl);
+		/* 0: recorded by a module that did not know the delay. */
+		if (r->reuse.delay_ms)
+			printf(",\"reuse_delay_ms\":%u", r->reuse.delay_ms);
+		else
+			printf(",\"reuse_delay_ms\":null");
 		json_bool("tuple_differs", r->flags & TWTRACE_F_TUPLE_DIFFERS);
 		break;
 	case TWTRACE_EV_OVERFLOW:
