@@ -10,12 +10,22 @@
  * reference frees it after an RCU grace period, since lookups walk the
  * table under rcu_read_lock().  The tw pointer never leaves the kernel:
  * readers see the entry's id.
+ *
+ * On PREEMPT_RT the slab allocator takes sleeping locks, and the probes
+ * that make entries run with preemption disabled: there entries come from
+ * a per-CPU pool, filled in process context by a work item that irq_work
+ * kicks when a pool runs low.  A probe is the only taker of its CPU's pool
+ * (handlers do not nest on a CPU), so llist_del_first() is safe.  An empty
+ * pool makes the birth untracked, as a full table does.
  */
 #include <linux/atomic.h>
+#include <linux/irq_work.h>
+#include <linux/llist.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <net/inet_timewait_sock.h>
 #include <net/net_namespace.h>
 
@@ -26,6 +36,116 @@ static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;
 static atomic_t twtrace_tracked = ATOMIC_INIT(0);
 static atomic64_t twtrace_last_id = ATOMIC64_INIT(0);
+
+#define TWTRACE_POOL_SIZE	1024	/* entries per CPU (PREEMPT_RT) */
+#define TWTRACE_POOL_LOW	768	/* refill below this */
+
+struct twtrace_pool {
+	struct llist_head free;
+	atomic_t n;
+};
+
+static DEFINE_PER_CPU(struct twtrace_pool, twtrace_pool);
+static struct irq_work twtrace_pool_kick;
+static struct work_struct twtrace_pool_work;
+static bool twtrace_pool_dying;
+
+static bool pool_used(void)
+{
+	return IS_ENABLED(CONFIG_PREEMPT_RT);
+}
+
+/* Fill every CPU's pool, in process context. */
+static void twtrace_pool_fill(struct work_struct *work)
+{
+	struct twtrace_pool *p;
+	struct twtrace_tw *e;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		p = per_cpu_ptr(&twtrace_pool, cpu);
+		while (atomic_read(&p->n) < TWTRACE_POOL_SIZE) {
+			e = kmem_cache_alloc(twtrace_tw_cache, GFP_KERNEL);
+			if (!e)
+				return;
+			llist_add(&e->free, &p->free);
+			atomic_inc(&p->n);
+		}
+	}
+}
+
+static void twtrace_pool_kicked(struct irq_work *work)
+{
+	if (!READ_ONCE(twtrace_pool_dying))
+		queue_work(system_unbound_wq, &twtrace_pool_work);
+}
+
+/* A new entry, from any context a probe runs in; NULL if none. */
+static struct twtrace_tw *twtrace_tw_alloc(void)
+{
+	struct twtrace_pool *p;
+	struct llist_node *n;
+
+	if (!pool_used())
+		return kmem_cache_alloc(twtrace_tw_cache,
+					GFP_ATOMIC | __GFP_NOWARN);
+	p = this_cpu_ptr(&twtrace_pool);
+	n = llist_del_first(&p->free);
+	if (n && atomic_dec_return(&p->n) >= TWTRACE_POOL_LOW)
+		return llist_entry(n, struct twtrace_tw, free);
+	irq_work_queue(&twtrace_pool_kick);
+	return n ? llist_entry(n, struct twtrace_tw, free) : NULL;
+}
+
+/* An entry that never made it into the table, from a probe. */
+static void twtrace_tw_unalloc(struct twtrace_tw *e)
+{
+	struct twtrace_pool *p;
+
+	if (!pool_used()) {
+		kmem_cache_free(twtrace_tw_cache, e);
+		return;
+	}
+	p = this_cpu_ptr(&twtrace_pool);
+	llist_add(&e->free, &p->free);
+	atomic_inc(&p->n);
+}
+
+static int twtrace_pool_init(void)
+{
+	int cpu;
+
+	init_irq_work(&twtrace_pool_kick, twtrace_pool_kicked);
+	INIT_WORK(&twtrace_pool_work, twtrace_pool_fill);
+	if (!pool_used())
+		return 0;
+	twtrace_pool_fill(NULL);
+	for_each_possible_cpu(cpu)
+		if (atomic_read(&per_cpu_ptr(&twtrace_pool, cpu)->n) <
+		    TWTRACE_POOL_SIZE)
+			return -ENOMEM;
+	return 0;
+}
+
+/* After the probes are gone. */
+static void twtrace_pool_exit(void)
+{
+	struct llist_node *first, *n, *next;
+	struct twtrace_pool *p;
+	int cpu;
+
+	WRITE_ONCE(twtrace_pool_dying, true);
+	irq_work_sync(&twtrace_pool_kick);
+	cancel_work_sync(&twtrace_pool_work);
+	for_each_possible_cpu(cpu) {
+		p = per_cpu_ptr(&twtrace_pool, cpu);
+		first = llist_del_all(&p->free);
+		llist_for_each_safe(n, next, first)
+			kmem_cache_free(twtrace_tw_cache,
+					llist_entry(n, struct twtrace_tw, free));
+		atomic_set(&p->n, 0);
+	}
+}
 
 static const struct rhashtable_params twtrace_table_params = {
 	.key_len		= sizeof(const struct inet_timewait_sock *),
@@ -44,8 +164,15 @@ int twtrace_table_init(void)
 	ret = rhashtable_init(&twtrace_table, &twtrace_table_params);
 	if (ret)
 		goto err_cache;
+	WRITE_ONCE(twtrace_pool_dying, false);
+	ret = twtrace_pool_init();
+	if (ret)
+		goto err_pool;
 	return 0;
 
+err_pool:
+	twtrace_pool_exit();
+	rhashtable_destroy(&twtrace_table);
 err_cache:
 	kmem_cache_destroy(twtrace_tw_cache);
 	return ret;
@@ -64,6 +191,7 @@ static void twtrace_tw_free_rcu(struct rcu_head *head)
 /* After the probes and the files are gone: nobody holds a reference. */
 void twtrace_table_exit(void)
 {
+	twtrace_pool_exit();
 	rhashtable_free_and_destroy(&twtrace_table, twtrace_tw_free, NULL);
 	rcu_barrier();	/* entries whose last put was a call_rcu() */
 	kmem_cache_destroy(twtrace_tw_cache);
@@ -136,7 +264,7 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 
 	if (!twtrace_table_reserve())
 		goto untracked;
-	e = kmem_cache_alloc(twtrace_tw_cache, GFP_ATOMIC | __GFP_NOWARN);
+	e = twtrace_tw_alloc();
 	if (!e)
 		goto unreserve;
 	id = atomic64_inc_return(&twtrace_last_id);
@@ -161,7 +289,7 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 					    twtrace_table_params))
 			return id;
 	}
-	kmem_cache_free(twtrace_tw_cache, e);
+	twtrace_tw_unalloc(e);
 unreserve:
 	atomic_dec(&twtrace_tracked);
 untracked:

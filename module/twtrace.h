@@ -5,6 +5,7 @@
 #ifndef _TWTRACE_H
 #define _TWTRACE_H
 
+#include <linux/llist.h>
 #include <linux/percpu.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable-types.h>
@@ -68,7 +69,10 @@ int twtrace_hist_show(struct seq_file *m, void *unused);
  * ref, and refcount_inc_not_zero() keeps them from the rest.
  */
 struct twtrace_tw {
-	struct rhash_head node;
+	union {
+		struct rhash_head node;
+		struct llist_node free;	/* in a pool (PREEMPT_RT) */
+	};
 	const struct inet_timewait_sock *tw;	/* key */
 	refcount_t ref;
 	u32 id;			/* low half of the id; see twtrace_tw_id() */
