@@ -676,6 +676,12 @@ static inline long long tw_births_kernel_want(long long born, long long early)
 	return tw_mib_counts_births() ? born : born - early;
 }
 
+/* A PREEMPT_RT kernel. */
+static inline bool tw_kernel_rt(void)
+{
+	return !access("/sys/kernel/realtime", F_OK);
+}
+
 /* tcp_abort() kills a TIME_WAIT socket from 6.0 on; -EOPNOTSUPP before. */
 static inline bool tw_abort_kills_tw(void)
 {

@@ -2395,6 +2395,16 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 	for (i = 0; i < cycles && tw_now() - t0 < budget; i++) {
 		int kind = i % 3;
 
+		/*
+		 * Not on PREEMPT_RT: the kernel's own debugfs WARNs when an
+		 * open comes between delete_module()'s release of the
+		 * module's references and its MODULE_STATE_GOING
+		 * (full_proxy_open_regular(): "debugfs file owner did not
+		 * clean up at exit"), a window full preemption makes wide.
+		 */
+		if (kind == 1 && tw_kernel_rt())
+			kind = 2;
+
 		if (!tw_module_loaded()) {
 			ret = mod_op(true);
 			ASSERT_EQ(0, ret)
