@@ -87,23 +87,28 @@ static inline u32 twtrace_tw_count(const struct inet_timewait_death_row *dr)
  * The reuse rule's "not too recent" test, in tcp_twsk_unique().
  *
  * With net.ipv4.tcp_tw_reuse_delay (ca6a6f93867a, on the millisecond
- * tw_entry_stamp of 19ce8cd30465, 6.14):
- * tcp_clock_ms() must be after tw_entry_stamp + delay.  Before: the
- * seconds clock must have ticked past tw_ts_recent_stamp, which is what a
- * 1000 ms delay is reported as.  *@delay_ms is the delay in force.
+ * tw_entry_stamp of 19ce8cd30465, 6.14): tcp_clock_ms() must be after
+ * tw_entry_stamp + delay.  Before: the seconds clock must have ticked past
+ * tw_ts_recent_stamp, which is what a 1000 ms delay is reported as.
  */
-static inline bool twtrace_reuse_too_recent(const struct inet_timewait_sock *tw,
-					    const struct net *net, u32 *delay_ms)
+static inline u32 twtrace_reuse_delay_ms(const struct net *net)
 {
 #ifdef TWTRACE_HAVE_TW_REUSE_DELAY
-	u32 delay = READ_ONCE(net->ipv4.sysctl_tcp_tw_reuse_delay);
+	return READ_ONCE(net->ipv4.sysctl_tcp_tw_reuse_delay);
+#else
+	return MSEC_PER_SEC;
+#endif
+}
 
-	*delay_ms = delay;
-	return !time_after32(tcp_clock_ms(), READ_ONCE(tw->tw_entry_stamp) + delay);
+static inline bool twtrace_reuse_too_recent(const struct inet_timewait_sock *tw,
+					    u32 delay_ms)
+{
+#ifdef TWTRACE_HAVE_TW_REUSE_DELAY
+	return !time_after32(tcp_clock_ms(),
+			     READ_ONCE(tw->tw_entry_stamp) + delay_ms);
 #else
 	const struct tcp_timewait_sock *tcptw = tcp_twsk((struct sock *)tw);
 
-	*delay_ms = MSEC_PER_SEC;
 	return !time_after32(ktime_get_seconds(),
 			     READ_ONCE(tcptw->tw_ts_recent_stamp));
 #endif

@@ -535,14 +535,13 @@ static bool tw_is_loopback(const struct inet_timewait_sock *tw)
 
 /*
  * The kernel's policy, evaluated in its order (Documentation/twtrace.rst,
- * "Reuse decisions"); *@delay_ms is the reuse delay in force.
+ * "Reuse decisions"), with @delay_ms the reuse delay in force.
  */
 static enum twtrace_reuse_reason
-reuse_policy(const struct inet_timewait_sock *tw, const struct net *net,
-	     u8 reuse, bool bound, u32 *delay_ms)
+reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound,
+	     u32 delay_ms)
 {
 	const struct tcp_timewait_sock *tcptw = tcp_twsk((struct sock *)tw);
-	bool too_recent = twtrace_reuse_too_recent(tw, net, delay_ms);
 
 	if (!READ_ONCE(tcptw->tw_ts_recent_stamp))
 		return TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS;
@@ -554,7 +553,7 @@ reuse_policy(const struct inet_timewait_sock *tw, const struct net *net,
 		return TWTRACE_REUSE_REFUSE_FIN_WAIT2;
 	if (reuse == 2 && !tw_is_loopback(tw))
 		return TWTRACE_REUSE_REFUSE_NOT_LOOPBACK;
-	if (too_recent)
+	if (twtrace_reuse_too_recent(tw, delay_ms))
 		return TWTRACE_REUSE_REFUSE_TOO_RECENT;
 	return TWTRACE_REUSE_ALLOW_REUSE;
 }
@@ -591,8 +590,8 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	reuse = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_tw_reuse);
 	twtrace_fill_tw(rec, tw, TWTRACE_EV_REUSE);
 	rec->reuse_sysctl = reuse;
-	rec->reason = reuse_policy(tw, sock_net(sk), reuse, bound,
-				   &rec->reuse.delay_ms);
+	rec->reuse.delay_ms = twtrace_reuse_delay_ms(sock_net(sk));
+	rec->reason = reuse_policy(tw, reuse, bound, rec->reuse.delay_ms);
 	d->tw = tw;
 
 	rcu_read_lock();
