@@ -660,11 +660,33 @@ static inline bool tw_mib_counts_births(void)
  * (sockstat tw), so that a delta is the births less the early deaths in
  * between (tw_births_kernel_want()).
  */
+static inline long long tw_mib_tw(void)
+{
+	return tw_snmp("TcpExt", "TW") + tw_snmp("TcpExt", "TWKilled");
+}
+
+/*
+ * On 5.10 an expiry moves a tw from sockstat to TcpExt, counter first.
+ * Files read one after the other miss a tw whose timer fires between the
+ * two reads, so the sum is taken only when a second pass reads the same
+ * (a tw that expires, or is born, in between changes one of them).
+ */
 static inline long long tw_births_kernel(void)
 {
-	long long n = tw_snmp("TcpExt", "TW") + tw_snmp("TcpExt", "TWKilled");
+	long long a1, s1, a2 = 0, s2 = 0;
+	int i;
 
-	return tw_mib_counts_births() ? n : n + tw_sockstat_tw();
+	if (tw_mib_counts_births())
+		return tw_mib_tw();
+	for (i = 0; i < 100; i++) {
+		a1 = tw_mib_tw();
+		s1 = tw_sockstat_tw();
+		a2 = tw_mib_tw();
+		s2 = tw_sockstat_tw();
+		if (a1 == a2 && s1 == s2)
+			break;
+	}
+	return a2 + s2;
 }
 
 /*
