@@ -22,8 +22,8 @@
 
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TWTRACE_CACHE:-$top/.cache}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 frag=$top/scripts/debug-kernel.config
 series=${1:-debug}
 jobs=${JOBS:-$(nproc)}

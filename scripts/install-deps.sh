@@ -38,8 +38,8 @@
 
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TWTRACE_CACHE:-$top/.cache}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 series_list=${*:-6.1 6.12}
 
 host_pkgs=(build-essential gcc-12 make bc flex bison kmod cpio gzip xz-utils

@@ -19,9 +19,8 @@
 
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TWTRACE_CACHE:-$top/.cache}
-build=${TWTRACE_BUILD:-$top/build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 mode="make"
 if [ "${1:-}" = --exec ]; then

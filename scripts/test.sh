@@ -22,9 +22,8 @@ while [ "${1:-}" = --host ]; do
 	shift 3
 done
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TWTRACE_CACHE:-$top/.cache}
-build=${TWTRACE_BUILD:-$top/build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 tmo=${TWTRACE_QEMU_TIMEOUT:-2700}
 extra=${TWTRACE_CMDLINE:-}
 
@@ -42,7 +41,7 @@ cmdline_for() {
 run_kernel() {
 	local s=$1 rel out start qrc
 
-	rel=$(cat "$cache/kernels/$s/release")
+	rel=$(kernel_release "$s")
 	out=$build/results/$s
 	mkdir -p "$out"
 	rm -f "$out/verdict" "$out/counts"
@@ -53,8 +52,8 @@ run_kernel() {
 		return
 	fi
 	start=$(date +%s)
-	bash "$top/scripts/run-qemu.sh" "$s" "$out/initramfs.cpio.gz" "$out" \
-		"$tmo" "$(cmdline_for "$s") $extra"
+	qemu_boot "$s" "$out/initramfs.cpio.gz" "$out" "$tmo" \
+		"$(cmdline_for "$s") $extra"
 	qrc=$?
 	bash "$top/scripts/verdict.sh" "$s ($rel)" "$out" "$qrc" >"$out/verdict"
 	echo "  guest ran $(( $(date +%s) - start ))s; logs: $out/console.log $out/ktap.txt" \
@@ -75,7 +74,7 @@ for s in "${order[@]}"; do
 		wait -n
 		running=$((running - 1))
 	fi
-	echo "== $s: booting $(cat "$cache/kernels/$s/release") in QEMU (TCG, timeout ${tmo}s)"
+	echo "== $s: booting $(kernel_release "$s") in QEMU (TCG, timeout ${tmo}s)"
 	run_kernel "$s" &
 	running=$((running + 1))
 done

@@ -12,6 +12,9 @@
 
 set -uo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
 label=$1
 outdir=$2
 qemu_rc=$3
@@ -26,13 +29,7 @@ tr -d '\r' <"$ktap" >"$outdir/ktap.txt"
 [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ] &&
 	problems+=("QEMU timed out")
 
-# Kernel splats (the patterns of the kernel's and BPF CI's checkers).
-splat_re='(^|\] )(BUG:|WARNING:|Oops|UBSAN:|BUG: KASAN|kernel BUG at|'
-splat_re+='general protection fault|Kernel panic|watchdog: .*(soft lockup|hard LOCKUP)|'
-splat_re+='INFO: task .* blocked for more than|INFO: rcu.*detected stall|'
-splat_re+='WARNING: .*lock|possible circular locking|possible recursive locking|'
-splat_re+='inconsistent lock state|'
-splat_re+='BUG: sleeping function called from invalid context|Call Trace:)'
+# Kernel splats: scripts/lib.sh's splat_re.
 if grep -Eq "$splat_re" "$console"; then
 	problems+=("kernel splat on the console:")
 	grep -En "$splat_re" "$console" | head -n 5 >"$outdir/splats.txt"
@@ -44,7 +41,7 @@ leaks=$(sed -n 's/^# kmemleak: .*, \([0-9]*\) attributable to twtrace$/\1/p' \
 [ -z "$leaks" ] || [ "$leaks" = 0 ] ||
 	problems+=("kmemleak: $leaks leaks attributable to twtrace")
 
-sentinel=$(sed -n 's/^twtrace-exit=\([0-9]*\)$/\1/p' "$outdir/ktap.txt" | tail -n 1)
+sentinel=$(exit_sentinel "$outdir/ktap.txt")
 if [ -z "$sentinel" ]; then
 	problems+=("no exit sentinel: the guest crashed or hung")
 elif [ "$sentinel" != 0 ]; then
