@@ -1,16 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The twtrace benchmark, run inside the guest by /init in demo mode (it is
-# installed as /opt/twtrace/demo.sh through TWTRACE_GUEST_SCRIPT; see
-# scripts/bench.sh).  Every configuration is measured in this one VM, the
-# configurations interleaved, each workload variant in a network namespace
-# of its own.  Progress lines ("# ...") and one JSON object, between
-# "BENCH-JSON-BEGIN" and "BENCH-JSON-END" lines, go to ttyS1.
+# The twtrace benchmark, run inside the guest by /init in bench mode (it is
+# installed as /opt/twtrace/guest.sh; see scripts/bench.sh).  Every
+# configuration is measured in this one VM, the configurations
+# interleaved, each workload variant in a network namespace of its own.
+# Progress lines ("# ...") and one JSON object, between "BENCH-JSON-BEGIN"
+# and "BENCH-JSON-END" lines, go to ttyS1.
 #
-#   demo.sh               the benchmark
-#   demo.sh snap FILE     the counters, as "name value" lines, to FILE
-#   demo.sh start FILE    switch twtrace's recording on, then snap FILE
+#   guest.sh              the benchmark
+#   guest.sh snap FILE    the counters, as "name value" lines, to FILE
+#   guest.sh start FILE   switch twtrace's recording on, then snap FILE
 #                         (tw_storm's hooks, inside the storm's namespace)
 
 D=/sys/kernel/debug/twtrace
@@ -19,7 +19,7 @@ KO=/opt/twtrace/twtrace.ko
 FLOOR=$B/twtrace_floor.ko
 STORM=$B/tw_storm
 T=/tmp/bench
-self=/opt/twtrace/demo.sh
+self=/opt/twtrace/guest.sh
 
 # Every counter the benchmark looks at, one "name value" per line, read by
 # one awk (each process costs the guest milliseconds).

@@ -374,8 +374,7 @@ run_series() {
 	rm -f "$json" "$outdir/$s.txt"
 	[ -f "$build/$s/twtrace_floor.ko" ] ||
 		die "$build/$s/twtrace_floor.ko missing: run make bench"
-	TWTRACE_GUEST_SCRIPT=$top/scripts/bench-guest.sh \
-		bash "$top/scripts/mkinitramfs.sh" "$s" "$out/initramfs.cpio.gz" demo ||
+	bash "$top/scripts/mkinitramfs.sh" "$s" "$out/initramfs.cpio.gz" bench ||
 		die "$s: initramfs build failed"
 	extra_cpio "$s" "$out/initramfs.cpio.gz" || die "$s: extra initramfs failed"
 

@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The demo, run inside the guest by /init in demo mode: real TIME_WAIT
-# traffic on loopback, what twtrace shows of it live (stream) and after
-# (stat, hist, ls, probes), and what the kernel itself says.  Exits non-zero
-# if any step that should work did not.
+# The demo, run inside the guest by /init in demo mode (installed as
+# /opt/twtrace/guest.sh): real TIME_WAIT traffic on loopback, what twtrace
+# shows of it live (stream) and after (stat, hist, ls, probes), and what
+# the kernel itself says.  Exits non-zero if any step that should work did
+# not.
 
 out=/dev/ttyS1
 exec >"$out" 2>&1

@@ -1,29 +1,39 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build a busybox initramfs that loads twtrace and runs its kselftest suite
-# through the kernel's own kselftest runner (or a demo script).
+# Build a busybox initramfs that loads twtrace and runs the work of one
+# mode: the kselftest suite through the kernel's own kselftest runner, the
+# demo or the benchmark.
 #
 # Usage: scripts/mkinitramfs.sh SERIES OUTPUT.cpio.gz [MODE]
-#   MODE: test (default) or demo
+#   MODE: test (default), demo or bench
 #
 # Guest layout:
-#   /init                      scripts/guest-init.sh
+#   /init                      scripts/guest-init.sh: what every mode shares
+#   /opt/twtrace/guest.sh      the mode's script: scripts/guest-test.sh,
+#                              scripts/demo-guest.sh (TWTRACE_GUEST_SCRIPT:
+#                              any script of yours) or scripts/bench-guest.sh
 #   /opt/twtrace/twtrace.ko    the module built for SERIES
 #   /opt/twtrace/twtrace       the reader
 #   /opt/ksft/                 run_kselftest.sh, kselftest/, twtrace/ tests
 
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TWTRACE_CACHE:-$top/.cache}
-build=${TWTRACE_BUILD:-$top/build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 series=$1
 out=$2
 mode=${3:-test}
 ksft=$cache/ksrc/tools/testing/selftests
-kdir=$cache/kernels/$series
-rel=$(cat "$kdir/release")
+kdir=$(kernel_dir "$series")
+rel=$(kernel_release "$series")
+
+case $mode in
+test) guest=$top/scripts/guest-test.sh ;;
+demo) guest=${TWTRACE_GUEST_SCRIPT:-$top/scripts/demo-guest.sh} ;;
+bench) guest=$top/scripts/bench-guest.sh ;;
+*) echo "mkinitramfs: unknown mode $mode (test, demo or bench)" >&2; exit 2 ;;
+esac
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/twtrace-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -37,6 +47,7 @@ for a in sh mount mkdir ln; do
 done
 
 install -m 0755 "$top/scripts/guest-init.sh" "$root/init"
+install -m 0755 "$guest" "$root/opt/twtrace/guest.sh"
 install -m 0644 "$build/$series/twtrace.ko" "$root/opt/twtrace/twtrace.ko"
 install -m 0755 "$build/twtrace" "$root/opt/twtrace/twtrace"
 ln -s /opt/twtrace/twtrace "$root/usr/sbin/twtrace"
@@ -69,8 +80,5 @@ make -s --no-print-directory -C "$top/selftests" KSFT_DIR="$ksft" \
 	echo "mkinitramfs: no tests to install" >&2
 	exit 1
 }
-# Demo mode runs this script (TWTRACE_GUEST_SCRIPT: any script of yours).
-install -m 0755 "${TWTRACE_GUEST_SCRIPT:-$top/scripts/demo-guest.sh}" \
-	"$root/opt/twtrace/demo.sh"
 
-(cd "$root" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$out"
+pack_cpio "$root" >"$out"
