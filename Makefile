@@ -48,7 +48,12 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 
-MODULE_SRCS := Kbuild $(wildcard module/*.c module/*.h include/uapi/linux/*.h)
+# Kbuild, the sources of the objects its twtrace-y names (the one list)
+# and the headers: scripts/lib.sh, module_files.
+MODULE_SRCS := $(shell bash -c '. "$$1" && module_files' _ $(TOP)/scripts/lib.sh)
+ifeq ($(filter %.c,$(MODULE_SRCS)),)
+$(error no module sources from Kbuild's twtrace-y)
+endif
 
 .PHONY: all deps modules reader reader-test selftests test test-all \
 	test-debug check \

@@ -16,9 +16,8 @@
 
 set -uo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${TWTRACE_CACHE:-$top/.cache}
-build=${TWTRACE_BUILD:-$top/build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 ksrc=$cache/ksrc
 out=$build/check
 pass=0
@@ -39,18 +38,21 @@ result() {
 	fi
 }
 
+# The module's files as Kbuild lists them (scripts/lib.sh, module_files).
+module=$(module_files) || exit 1
+
 # A copy of the module's sources to build in, away from build/<series>.
 stage_module() {
 	local dst=$1
 
 	rm -rf "$dst"
 	mkdir -p "$dst"
-	(cd "$top" && cp -a --parents Kbuild dkms.conf module/*.c module/*.h \
-		include/uapi/linux/twtrace.h "$dst/")
+	# shellcheck disable=SC2086 # one file a word
+	(cd "$top" && cp -a --parents dkms.conf $module "$dst/")
 }
 
-sources=$(cd "$top" && ls module/*.[ch] include/uapi/linux/twtrace.h \
-	userspace/*.[ch] userspace/tests/*.c selftests/*.[ch] \
+sources=$(echo "$module" | grep '\.[ch]$'
+	cd "$top" && ls userspace/*.[ch] userspace/tests/*.c selftests/*.[ch] \
 	bench/*.c 2>/dev/null)
 
 # checkpatch.pl from linux-source-6.12, with no blanket ignore.
