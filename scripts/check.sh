@@ -8,6 +8,7 @@
 #   coccicheck   the kernel's Coccinelle scripts, report mode, the module
 #   dkms         dkms build of the module, per kernel, in a private tree
 #   shell        shellcheck on the scripts
+#   verdict      the QEMU verdict fails closed (scripts/verdict-test.sh)
 #   metadata     module and dkms versions match the reader's
 #
 # Prints one line per check and "N passed, N failed".
@@ -187,6 +188,12 @@ log=$out/shellcheck.log
 shellcheck -x -S warning "$top"/scripts/*.sh "$top"/.ci/run \
 	"$top"/userspace/tests/*.sh >"$log" 2>&1
 result "shellcheck" "$log" $?
+
+# The host's verdict on a QEMU run, on fabricated logs: fails closed.
+log=$out/verdict-test.log
+bash "$top/scripts/verdict-test.sh" >"$log" 2>&1
+rc=$?
+result "verdict fails closed ($(grep -Ec '^(ok|FAIL): ' "$log") cases)" "$log" $rc
 
 # One version everywhere: module, reader, dkms.
 log=$out/metadata.log
