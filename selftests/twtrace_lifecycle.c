@@ -46,11 +46,6 @@ static double dabs(double d)
 	return d < 0 ? -d : d;
 }
 
-static long long tcpext(const char *name)
-{
-	return tw_snmp("TcpExt", name);
-}
-
 /* Sleep past the kernel's one-second TIME_WAIT reuse rule. */
 static void sleep_past_one_second(void)
 {
@@ -778,11 +773,11 @@ static void check_reuse_counters(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	snprintf(name, sizeof(name), "reuse_%s", tw_reuse_name(reason));
 	TH_LOG("TcpExt TWRecycled +%lld, death_reused +%lld, %s +%lld, reuse_age hist +%lld",
-	       tcpext("TWRecycled") - recycled0,
+	       tw_tcpext("TWRecycled") - recycled0,
 	       tw_stats_delta(s0, &s1, "death_reused"), name,
 	       tw_stats_delta(s0, &s1, name),
 	       tw_hist_get("reuse_age", -1) - age0);
-	EXPECT_EQ(reused, tcpext("TWRecycled") - recycled0);
+	EXPECT_EQ(reused, tw_tcpext("TWRecycled") - recycled0);
 	EXPECT_EQ(reused, tw_stats_delta(s0, &s1, "death_reused"));
 	for (i = 0; i < TWTRACE_REUSE_NR; i++) {
 		snprintf(name, sizeof(name), "reuse_%s", tw_reuse_name(i));
@@ -822,7 +817,7 @@ static void reuse_allowed(struct __test_metadata *_metadata,
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "1", "1");
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
@@ -878,7 +873,7 @@ TEST_F(tw, reuse_bound_port)
 	reuse_sysctls(_metadata, "1", "0");
 	ASSERT_EQ(0, tw_sa_set(&src, AF_INET, "127.0.0.1", BOUND_PORT));
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, &src));
@@ -939,7 +934,7 @@ TEST_F(tw, refuse_no_timestamps)
 	reuse_sysctls(_metadata, "0", "1");
 	ASSERT_EQ(0, tw_sa_set(&src, AF_INET, "127.0.0.1", BOUND_PORT));
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k1, l, &dst, NULL));
@@ -974,7 +969,7 @@ TEST_F(tw, refuse_sysctl_off)
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "1", "0");
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
@@ -1034,7 +1029,7 @@ TEST_F(tw, refuse_not_loopback)
 	reuse_sysctls(_metadata, "1", "2");
 	ASSERT_EQ(0, tw_sa_set(&srcx, AF_INET, "10.9.9.9", 0));
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 
 	ASSERT_EQ(0, tw_make_client_tw(&kx, lx, &dx, &srcx));
 	ASSERT_EQ(0, tw_make_client_tw(&kl, ll, &dl, NULL));
@@ -1061,12 +1056,12 @@ TEST_F(tw, refuse_not_loopback)
 	       tw_stats_delta(&s0, &s1, "reuse_refuse_not_loopback"),
 	       tw_stats_delta(&s0, &s1, "reuse_allow_reuse"));
 	TH_LOG("TcpExt TWRecycled +%lld, death_reused +%lld",
-	       tcpext("TWRecycled") - rec0,
+	       tw_tcpext("TWRecycled") - rec0,
 	       tw_stats_delta(&s0, &s1, "death_reused"));
 	EXPECT_EQ(1, tw_stats_delta(&s0, &s1, "reuse_refuse_not_loopback"));
 	EXPECT_EQ(1, tw_stats_delta(&s0, &s1, "reuse_allow_reuse"));
 	EXPECT_EQ(2, tw_stats_delta_sum(&s0, &s1, "reuse_"));
-	EXPECT_EQ(1, tcpext("TWRecycled") - rec0);
+	EXPECT_EQ(1, tw_tcpext("TWRecycled") - rec0);
 	EXPECT_EQ(1, tw_stats_delta(&s0, &s1, "death_reused"));
 	EXPECT_EQ(1, tw_sockstat_tw());
 	tw_conn_close(&k2);
@@ -1098,7 +1093,7 @@ TEST_F(tw, refuse_too_recent)
 	reuse_sysctls(_metadata, "1", "1");
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, tw_stats_read(&s0));
-		rec0 = tcpext("TWRecycled");
+		rec0 = tw_tcpext("TWRecycled");
 		age0 = tw_hist_get("reuse_age", -1);
 		/* Start 50 ms into a second. */
 		t0 = tw_now();
@@ -1149,7 +1144,7 @@ TEST_F(tw, refuse_too_recent_reuse_delay)
 	reuse_sysctls(_metadata, "1", "1");
 	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_tw_reuse_delay", "60000"));
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
@@ -1184,7 +1179,7 @@ TEST_F(tw, refuse_fin_wait2)
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "1", "1");
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tcpext("TWRecycled");
+	rec0 = tw_tcpext("TWRecycled");
 	age0 = tw_hist_get("reuse_age", -1);
 
 	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
@@ -1227,7 +1222,7 @@ static void rst_received_fw2(struct __test_metadata *_metadata,
 	b = wait_birth(_metadata, rs, &k.caddr, &dst);
 	n0 = tw_stat("death_rst_received");
 	rst0 = tw_snmp("Tcp", "OutRsts");
-	abort0 = tcpext("TCPAbortOnData");
+	abort0 = tw_tcpext("TCPAbortOnData");
 
 	ASSERT_EQ(0, setsockopt(k.a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
 	close(k.a);
@@ -1235,13 +1230,13 @@ static void rst_received_fw2(struct __test_metadata *_metadata,
 	d = wait_event(_metadata, rs, TWTRACE_EV_DEATH, b.tw_id, 5);
 	TH_LOG("death %s, Tcp OutRsts +%lld, TCPAbortOnData +%lld, sockstat tw %lld",
 	       tw_death_name(d.reason), tw_snmp("Tcp", "OutRsts") - rst0,
-	       tcpext("TCPAbortOnData") - abort0, tw_sockstat_tw());
+	       tw_tcpext("TCPAbortOnData") - abort0, tw_sockstat_tw());
 	EXPECT_EQ(TWTRACE_DEATH_RST_RECEIVED, d.reason);
 	EXPECT_EQ(SUB_FW2, d.substate);
 	EXPECT_GE(MSEC, llabs((long long)d.death.fin_wait2_ns -
 			      (long long)d.death.lifetime_ns));
 	EXPECT_EQ(1, tw_snmp("Tcp", "OutRsts") - rst0);
-	EXPECT_EQ(1, tcpext("TCPAbortOnData") - abort0);
+	EXPECT_EQ(1, tw_tcpext("TCPAbortOnData") - abort0);
 	EXPECT_EQ(0, tw_sockstat_tw());
 	EXPECT_FALSE(tw_proc_tw_find(b.sport, b.dport, NULL));
 	EXPECT_EQ(1, tw_stat("death_rst_received") - n0);
@@ -1786,14 +1781,14 @@ TEST_F(tw, overflow_limit)
 	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_max_tw_buckets", "2"));
 	ASSERT_EQ(2, tw_sysctl_get("net/ipv4/tcp_max_tw_buckets"));
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	ovf0 = tcpext("TCPTimeWaitOverflow");
+	ovf0 = tw_tcpext("TCPTimeWaitOverflow");
 
 	for (i = 0; i < 6; i++) {
 		ASSERT_EQ(0, tw_conn_open(&k[i], i % 2 ? l6 : l4,
 					  i % 2 ? &d6 : &d4, NULL));
 		tw_conn_close_client_first(&k[i]);
 		/* Each close ends in a TW or an overflow, one at a time. */
-		tw_wait_until(tw_sockstat_tw() + tcpext("TCPTimeWaitOverflow") -
+		tw_wait_until(tw_sockstat_tw() + tw_tcpext("TCPTimeWaitOverflow") -
 			      ovf0 >= i + 1, 5);
 	}
 	tw_wait_until((tw_recs_read(&self->rs),
@@ -1804,12 +1799,12 @@ TEST_F(tw, overflow_limit)
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	n = tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0, 0);
 	TH_LOG("TcpExt TCPTimeWaitOverflow +%lld, overflow records %d",
-	       tcpext("TCPTimeWaitOverflow") - ovf0, n);
+	       tw_tcpext("TCPTimeWaitOverflow") - ovf0, n);
 	TH_LOG("overflow_limit +%lld, births +%lld, sockstat tw %lld",
 	       tw_stats_delta(&s0, &s1, "overflow_limit"),
 	       tw_stats_delta(&s0, &s1, "births"), tw_sockstat_tw());
-	EXPECT_EQ(4, tcpext("TCPTimeWaitOverflow") - ovf0);
-	EXPECT_EQ(tcpext("TCPTimeWaitOverflow") - ovf0, n);
+	EXPECT_EQ(4, tw_tcpext("TCPTimeWaitOverflow") - ovf0);
+	EXPECT_EQ(tw_tcpext("TCPTimeWaitOverflow") - ovf0, n);
 	EXPECT_EQ(n, tw_stats_delta(&s0, &s1, "overflow_limit"));
 	EXPECT_EQ(0, tw_stats_delta(&s0, &s1, "overflow_nomem"));
 	EXPECT_EQ(2, tw_sockstat_tw());
@@ -1867,7 +1862,7 @@ TEST_F(tw, overflow_nomem)
 	limit = tw_sysctl_get("net/ipv4/tcp_max_tw_buckets");
 	ASSERT_LT(8, limit);
 	ASSERT_EQ(0, tw_stats_read(&s0));
-	ovf0 = tcpext("TCPTimeWaitOverflow");
+	ovf0 = tw_tcpext("TCPTimeWaitOverflow");
 
 	/* Quiet, exactly four faults, only where the cache asks for them. */
 	ASSERT_EQ(0, tw_write_str(FAILSLAB "verbose", "0"));
@@ -1882,7 +1877,7 @@ TEST_F(tw, overflow_nomem)
 		ASSERT_EQ(0, tw_conn_open(&k[i], i % 2 ? l6 : l4,
 					  i % 2 ? &d6 : &d4, NULL));
 		tw_conn_close_client_first(&k[i]);
-		tw_wait_until(tcpext("TCPTimeWaitOverflow") - ovf0 >= i + 1 ||
+		tw_wait_until(tw_tcpext("TCPTimeWaitOverflow") - ovf0 >= i + 1 ||
 			      tw_sockstat_tw() > 0, 5);
 	}
 	left = failslab_off();
@@ -1897,13 +1892,13 @@ TEST_F(tw, overflow_nomem)
 	ASSERT_EQ(0, tw_stats_read(&s1));
 	n = tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0, 0);
 	TH_LOG("failslab faults left %lld; TcpExt TCPTimeWaitOverflow +%lld, overflow records %d",
-	       left, tcpext("TCPTimeWaitOverflow") - ovf0, n);
+	       left, tw_tcpext("TCPTimeWaitOverflow") - ovf0, n);
 	TH_LOG("overflow_nomem +%lld, overflow_limit +%lld, births +%lld, sockstat tw %lld",
 	       tw_stats_delta(&s0, &s1, "overflow_nomem"),
 	       tw_stats_delta(&s0, &s1, "overflow_limit"),
 	       tw_stats_delta(&s0, &s1, "births"), tw_sockstat_tw());
 	EXPECT_EQ(0, left);
-	EXPECT_EQ(4, tcpext("TCPTimeWaitOverflow") - ovf0);
+	EXPECT_EQ(4, tw_tcpext("TCPTimeWaitOverflow") - ovf0);
 	EXPECT_EQ(4, n);
 	EXPECT_EQ(4, tw_stats_delta(&s0, &s1, "overflow_nomem"));
 	EXPECT_EQ(0, tw_stats_delta(&s0, &s1, "overflow_limit"));
@@ -2128,7 +2123,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	ASSERT_EQ(0, tw_stats_read(&s0));
 	kb0 = tw_births_kernel();
 	rst0 = tw_snmp("Tcp", "OutRsts");
-	ovf0 = tcpext("TCPTimeWaitOverflow");
+	ovf0 = tw_tcpext("TCPTimeWaitOverflow");
 	for (i = 0; i < 40; i++) {
 		struct tw_conn k;
 		char x = 'x';
@@ -2157,7 +2152,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 
 		ASSERT_EQ(0, tw_conn_open(&k, self->l, &self->dst, NULL));
 		tw_conn_close_client_first(&k);
-		tw_wait_until(tcpext("TCPTimeWaitOverflow") - ovf0 > i, 5);
+		tw_wait_until(tw_tcpext("TCPTimeWaitOverflow") - ovf0 > i, 5);
 		ASSERT_LE(0, tw_recs_read(&self->rs));
 	}
 	usleep(200000);
@@ -2174,7 +2169,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 			     TWTRACE_DEATH_RST_SENT, 0, 0, 0), rsts);
 	TH_LOG("overflows %d (TcpExt TCPTimeWaitOverflow +%lld)",
 	       tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0, 0),
-	       tcpext("TCPTimeWaitOverflow") - ovf0);
+	       tw_tcpext("TCPTimeWaitOverflow") - ovf0);
 	for (c = 0; c < ncpus; c++) {
 		EXPECT_EQ(0, self->rs.seq_breaks[c]) {
 			TH_LOG("cpu%d: %lld seq breaks, first %lld -> %lld (type %d)",
@@ -2192,7 +2187,7 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	EXPECT_EQ(10, rsts);
 	EXPECT_EQ(rsts, tw_recs_count(&self->rs, TWTRACE_EV_DEATH,
 				      TWTRACE_DEATH_RST_SENT, 0, 0, 0));
-	EXPECT_EQ(3, tcpext("TCPTimeWaitOverflow") - ovf0);
+	EXPECT_EQ(3, tw_tcpext("TCPTimeWaitOverflow") - ovf0);
 	EXPECT_EQ(3, tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0,
 				   0));
 }

@@ -61,71 +61,6 @@ static double mod_secs(void)
 	return tw_slow_kernel() ? 120 : 30;
 }
 
-static int cpus_online(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? n : 1;
-}
-
-static void *shm_alloc(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* fork(), the child killed when its parent goes (a failed test). */
-static pid_t spawn(void)
-{
-	pid_t parent = getpid(), pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (!pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-	}
-	return pid;
-}
-
-/* Reap @pid within @secs: its wait status, or -1 (killed, maybe stuck). */
-static int reap(pid_t pid, double secs)
-{
-	double end = tw_now() + secs;
-	int status;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		if (tw_now() > end)
-			break;
-		usleep(2000);
-	}
-	kill(pid, SIGKILL);
-	end = tw_now() + 5;
-	while (waitpid(pid, &status, WNOHANG) == 0 && tw_now() < end)
-		usleep(10000);
-	return -1;
-}
-
-static int kill_reap(pid_t pid, double secs)
-{
-	kill(pid, SIGKILL);
-	return reap(pid, secs);
-}
-
-static bool killed_by_sigkill(int status)
-{
-	return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
 /*
  * finit_module() or delete_module(O_NONBLOCK), in a child so that a hang
  * cannot hang the test: 0, -errno, or -ETIMEDOUT when it did not return
@@ -140,12 +75,12 @@ static int mod_op(bool load)
 	int status;
 	pid_t pid;
 
-	pid = spawn();
+	pid = tw_spawn();
 	if (pid < 0)
 		return -errno;
 	if (!pid)
 		_exit(-(load ? tw_module_load() : tw_module_unload()));
-	status = reap(pid, mod_secs());
+	status = tw_reap(pid, mod_secs());
 	mod_secs_spent[load] += tw_now() - t0;
 	mod_calls[load]++;
 	if (status < 0 || !WIFEXITED(status))
@@ -253,7 +188,7 @@ static int nsjob_start(struct nsjob *j, const struct mk *m, double secs)
 	j->ret = -1;
 	if (pipe(pfd))
 		return -1;
-	j->pid = spawn();
+	j->pid = tw_spawn();
 	if (j->pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
@@ -289,7 +224,7 @@ static int nsjob_start(struct nsjob *j, const struct mk *m, double secs)
 static void nsjob_end(struct nsjob *j)
 {
 	if (j->pid > 0)
-		kill_reap(j->pid, 5);
+		tw_kill_reap(j->pid, 5);
 	j->pid = 0;
 }
 
@@ -347,7 +282,7 @@ static void storm_worker(struct storm_shm *shm, int i,
 		tw_sysctl_set("net/ipv4/tcp_max_tw_buckets", buf);
 	}
 	if (o->pin)
-		tw_pin(i % cpus_online());
+		tw_pin(i % tw_cpus_online());
 	if (o->nice)
 		setpriority(PRIO_PROCESS, 0, o->nice);
 	l4 = tw_listen(AF_INET, "127.0.0.1", &d4);
@@ -423,11 +358,11 @@ static int storm_start(struct storm *s, int n, const struct storm_opts *o)
 	int i;
 
 	memset(s, 0, sizeof(*s));
-	s->shm = shm_alloc(sizeof(*s->shm));
+	s->shm = tw_shm_alloc(sizeof(*s->shm));
 	if (!s->shm)
 		return -ENOMEM;
 	for (i = 0; i < n && i < STORM_MAX; i++) {
-		s->pid[i] = spawn();
+		s->pid[i] = tw_spawn();
 		if (s->pid[i] < 0)
 			return -errno;
 		if (!s->pid[i])
@@ -494,7 +429,7 @@ static void storm_end(struct storm *s)
 	int i;
 
 	for (i = 0; i < s->n; i++)
-		kill_reap(s->pid[i], 5);
+		tw_kill_reap(s->pid[i], 5);
 	s->n = 0;
 }
 
@@ -1274,14 +1209,14 @@ static int drop_dac_caps(void)
  */
 static int open_as(bool nobody, char names[][64], int n, int res[][2])
 {
-	int (*shm)[2] = shm_alloc(sizeof(int) * 2 * 64);
+	int (*shm)[2] = tw_shm_alloc(sizeof(int) * 2 * 64);
 	char path[128];
 	int i, m, fd, status;
 	pid_t pid;
 
 	if (!shm)
 		return -ENOMEM;
-	pid = spawn();
+	pid = tw_spawn();
 	if (!pid) {
 		if (nobody && (setgroups(0, NULL) ||
 			       setresgid(65534, 65534, 65534) ||
@@ -1302,7 +1237,7 @@ static int open_as(bool nobody, char names[][64], int n, int res[][2])
 		}
 		_exit(0);
 	}
-	status = reap(pid, 10);
+	status = tw_reap(pid, 10);
 	for (i = 0; i < n && i < 64; i++)
 		for (m = 0; m < 2; m++)
 			res[i][m] = shm[i][m];
@@ -1710,15 +1645,15 @@ TEST_F_TIMEOUT(stress, controls_concurrent_writers, 90)
 	pid_t w[4], r;
 	double end;
 
-	shm = shm_alloc(sizeof(*shm));
+	shm = tw_shm_alloc(sizeof(*shm));
 	ASSERT_NE(NULL, shm);
 	ASSERT_LT(0, ncpus);
 	ASSERT_EQ(0, storm_start(&st, 1, &o));
-	r = spawn();
+	r = tw_spawn();
 	if (!r)
 		cw_reader(shm);
 	for (i = 0; i < 4; i++) {
-		w[i] = spawn();
+		w[i] = tw_spawn();
 		if (!w[i])
 			cw_writer(shm, i, rounds);
 	}
@@ -1728,11 +1663,11 @@ TEST_F_TIMEOUT(stress, controls_concurrent_writers, 90)
 		status = -1;
 		while (waitpid(w[i], &status, WNOHANG) != w[i] &&
 		       tw_now() < end) {
-			__tw_recs_read(&rs, false);
+			tw_recs_read_keep(&rs, false);
 			usleep(5000);
 		}
 		if (status == -1)
-			status = reap(w[i], 1);
+			status = tw_reap(w[i], 1);
 		EXPECT_EQ(0, status) TH_LOG("writer %d did not finish", i);
 		writes += shm->writes[i];
 		wrong += shm->wrong[i];
@@ -1741,7 +1676,7 @@ TEST_F_TIMEOUT(stress, controls_concurrent_writers, 90)
 			       i, shm->wrong[i], shm->last_err[i]);
 	}
 	STORE(shm->stop, 1);
-	EXPECT_EQ(0, reap(r, 5));
+	EXPECT_EQ(0, tw_reap(r, 5));
 	EXPECT_EQ(0, storm_stop(&st, 30));
 	TH_LOG("%lld concurrent writes, %lld wrong; %lld control reads, %lld out of range",
 	       writes, wrong, shm->reads, shm->bad_reads);
@@ -1784,7 +1719,7 @@ static int prime_cpus(int ncpus)
 static int spawn_reader(struct rd_shm *rd, pid_t *pid, int i, int cpu,
 			bool never)
 {
-	pid[i] = spawn();
+	pid[i] = tw_spawn();
 	if (!pid[i])
 		reader_main(rd, i, cpu, never);
 	return pid[i] < 0 ? -1 : 0;
@@ -1821,10 +1756,10 @@ TEST_F_TIMEOUT(stress, readers_share_die_and_account_every_record, 150)
 	char wchan[64], name[32];
 	double t;
 
-	if (ncpus < 2 || cpus_online() < 2)
+	if (ncpus < 2 || tw_cpus_online() < 2)
 		SKIP(return, "needs two CPUs online");
 	ASSERT_LE(ncpus, RD_CPUS);
-	rd = shm_alloc(sizeof(*rd));
+	rd = tw_shm_alloc(sizeof(*rd));
 	ASSERT_NE(NULL, rd);
 	ASSERT_EQ(0, tw_ctl_set("overwrite", "0"));
 	ASSERT_TRUE(tw_settle(30));
@@ -1852,10 +1787,10 @@ TEST_F_TIMEOUT(stress, readers_share_die_and_account_every_record, 150)
 	EXPECT_EQ(RD_READING, LOAD(rd->r[K].state));
 	EXPECT_EQ('S', proc_state(pid[K], wchan, sizeof(wchan)));
 	t = tw_now();
-	status = kill_reap(pid[K], 5);
+	status = tw_kill_reap(pid[K], 5);
 	TH_LOG("reader K (cpu1, blocked in read(), wchan %s) died of SIGKILL in %.3f s",
 	       wchan, tw_now() - t);
-	EXPECT_TRUE(killed_by_sigkill(status));
+	EXPECT_TRUE(tw_killed_by_sigkill(status));
 
 	/* Phase 1: the readers keep up. */
 	o.limit = scaled(60);
@@ -1878,8 +1813,8 @@ TEST_F_TIMEOUT(stress, readers_share_die_and_account_every_record, 150)
 	EXPECT_LT(0, rd->r[C].nread);
 
 	/* Phase 2: C goes; only N, which never reads, is left on cpu1. */
-	status = kill_reap(pid[C], 5);
-	EXPECT_TRUE(killed_by_sigkill(status));
+	status = tw_kill_reap(pid[C], 5);
+	EXPECT_TRUE(tw_killed_by_sigkill(status));
 	ASSERT_EQ(0, tw_ctl_set("ring_kb", "4"));
 	/* 40 connections on CPU 0 (worker 0), then 120 on CPU 1. */
 	o.limit = 40;
@@ -1899,8 +1834,8 @@ TEST_F_TIMEOUT(stress, readers_share_die_and_account_every_record, 150)
 		if (i == K || i == C)
 			continue;
 		EXPECT_EQ(i == N ? RD_OPEN : RD_READING, LOAD(rd->r[i].state));
-		status = kill_reap(pid[i], 5);
-		EXPECT_TRUE(killed_by_sigkill(status)) TH_LOG("reader %d", i);
+		status = tw_kill_reap(pid[i], 5);
+		EXPECT_TRUE(tw_killed_by_sigkill(status)) TH_LOG("reader %d", i);
 	}
 	/* Until nothing came between the last drain and the stats. */
 	for (i = 0; i < 5; i++) {
@@ -2004,7 +1939,7 @@ TEST_F_TIMEOUT(stress, live_table_full, 120)
 	ASSERT_EQ(0, tw_write_str(MAX_TRACKED, buf));
 	ASSERT_EQ(0, tw_stats_read(&s0));
 
-	ASSERT_EQ(0, storm_start(&st, cpus_online() > 1 ? 2 : 1, &o));
+	ASSERT_EQ(0, storm_start(&st, tw_cpus_online() > 1 ? 2 : 1, &o));
 	for (i = 0; i < st.n; i++)
 		nsset_add(&set, st.shm->w[i].ns);
 	end = tw_now() + (tw_slow_kernel() ? 300 : 60);
@@ -2206,15 +2141,15 @@ TEST_F_TIMEOUT(stress, cpu_hotplug, 120)
 	for (r = 0; r < rounds; r++) {
 		t = tw_now() + 0.3;
 		while (tw_now() < t)
-			__tw_recs_read(&rs, false);
+			tw_recs_read_keep(&rs, false);
 		t = tw_now();
 		ret = tw_write_str(CPU1_ONLINE, "0");
 		down += tw_now() - t;
 		ASSERT_EQ(0, ret) TH_LOG("cpu1 offline: %s", strerror(-ret));
-		EXPECT_EQ(1, cpus_online());
+		EXPECT_EQ(1, tw_cpus_online());
 		t = tw_now() + 0.3;
 		while (tw_now() < t)
-			__tw_recs_read(&rs, false);
+			tw_recs_read_keep(&rs, false);
 		t = tw_now();
 		ret = tw_write_str(CPU1_ONLINE, "1");
 		up += tw_now() - t;
@@ -2225,7 +2160,7 @@ TEST_F_TIMEOUT(stress, cpu_hotplug, 120)
 	before1 = rs.cpu_read[1];
 	ASSERT_EQ(0, nsjob_start(&j, &m, 30));
 	usleep(100000);
-	tw_wait_until((__tw_recs_read(&rs, false),
+	tw_wait_until((tw_recs_read_keep(&rs, false),
 		       tw_stat("records") - tw_stats_get(&s0, "records") <=
 		       rs.nread), 10);
 	ASSERT_EQ(0, tw_stats_read(&s1));
@@ -2373,7 +2308,7 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 				.nice = 10, .max_tw = 2048 };
 	double budget = tw_slow_kernel() ? 900 : 420;
 	int cycles = 100, need = cycles, i, k, ret, status, nk;
-	int workers = cpus_online() < STORM_MAX ? cpus_online() : STORM_MAX;
+	int workers = tw_cpus_online() < STORM_MAX ? tw_cpus_online() : STORM_MAX;
 	int last = tw_ncpus() - 1;
 	long long busy = 0, racy = 0, plain = 0, retries = 0, reads = 0;
 	long long opens = 0, refcnt = -1, socks, socks_after, bbl0, bbl;
@@ -2388,7 +2323,7 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 		budget = atof(getenv("TWTRACE_STRESS_SECS"));
 		need = 5;
 	}
-	rd = shm_alloc(sizeof(*rd));
+	rd = tw_shm_alloc(sizeof(*rd));
 	ASSERT_NE(NULL, rd);
 	ASSERT_EQ(0, storm_start(&st, workers, &o));
 
@@ -2416,7 +2351,7 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 			static const int idx[] = { 0, 1, 2 };
 
 			for (k = 0; k < 3; k++) {
-				kid[nk] = spawn();
+				kid[nk] = tw_spawn();
 				if (!kid[nk])
 					reader_main(rd, nk, k < 2 ? 0 : last,
 						    false);
@@ -2430,7 +2365,7 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 				refcnt = atoll(buf);
 		} else if (kind == 1) {
 			for (k = 0; k < 2; k++) {
-				kid[nk] = spawn();
+				kid[nk] = tw_spawn();
 				if (!kid[nk])
 					opener_main(rd, nk, k ? last : 0);
 				ASSERT_LT(0, kid[nk]);
@@ -2473,8 +2408,8 @@ TEST_F_TIMEOUT(stress, load_unload_under_storm, 1200)
 				TH_LOG("cycle %d: reader %d: %s", i, k,
 				       strerror(s->err));
 			EXPECT_EQ(0, s->bad) TH_LOG("cycle %d: reader %d", i, k);
-			status = kill_reap(kid[k], 5);
-			ASSERT_TRUE(killed_by_sigkill(status))
+			status = tw_kill_reap(kid[k], 5);
+			ASSERT_TRUE(tw_killed_by_sigkill(status))
 				TH_LOG("cycle %d: reader %d did not die", i, k);
 			reads += s->nread;
 			opens += s->opens;
