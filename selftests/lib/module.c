@@ -267,3 +267,14 @@ int tw_load_kmod(const char *name)
 	close(fd);
 	return ret == -EEXIST ? 0 : ret;
 }
+
+/* Put back the controls tw_ctls_save() saved (from the harness). */
+void tw_ctls_restore(const struct tw_ctls *c)
+{
+	if (c->overwrite[0])
+		tw_ctl_set("overwrite", c->overwrite);
+	if (c->ring_kb[0])
+		tw_ctl_set("ring_kb", c->ring_kb);
+	if (c->enable[0])
+		tw_ctl_set("enable", c->enable);
+}

@@ -280,3 +280,16 @@ const struct tw_live *tw_live_find(const struct tw_live *v,
 			return &v[i];
 	return NULL;
 }
+
+/* Is tw @id in the live file (of netns @ns)?  Its line in @out. */
+bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out)
+{
+	struct tw_live v[256];
+	const struct tw_live *l;
+	int n = tw_live_read(v, 256, ns);
+
+	l = n > 0 ? tw_live_find(v, n < 256 ? n : 256, id) : NULL;
+	if (l && out)
+		*out = *l;
+	return l;
+}

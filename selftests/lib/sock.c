@@ -306,3 +306,19 @@ int tw_conn_abort_server(struct tw_conn *k)
 	k->a = -1;
 	return tw_wait_tw_gone(&k->caddr, &k->saddr, 5) ? 0 : -ETIMEDOUT;
 }
+
+/*
+ * One TIME_WAIT socket made on each CPU in turn, so that each CPU's ring
+ * gets a record (loopback delivers in the sender's softirq).
+ */
+void tw_prime_cpus(int ncpus, int lfd, const union tw_sa *dst)
+{
+	struct tw_conn k;
+	int c;
+
+	for (c = 0; c < ncpus; c++) {
+		tw_pin(c);
+		tw_make_client_tw(&k, lfd, dst, NULL);
+	}
+	tw_pin(-1);
+}

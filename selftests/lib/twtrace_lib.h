@@ -43,6 +43,12 @@
 
 #define NOBODY		65534
 
+#define NSEC		1000000000LL
+#define MSEC		1000000LL
+
+#define SUB_FW2		TWTRACE_SUBSTATE_FIN_WAIT2
+#define SUB_TW		TWTRACE_SUBSTATE_TIME_WAIT
+
 /* Poll @expr (re-evaluated) for up to @secs seconds. */
 #define tw_wait_until(expr, secs) ({				\
 	double __end = tw_now() + (secs);			\
@@ -63,6 +69,11 @@ struct tw_stats {
 #define TW_MAX_CPUS	64
 
 #define TW_REC_SIZE	((ssize_t)sizeof(struct twtrace_record))
+
+/* The controls a test may change, as they were before it. */
+struct tw_ctls {
+	char enable[32], ring_kb[32], overwrite[32];
+};
 
 struct tw_rec {
 	struct twtrace_record r;
@@ -197,6 +208,9 @@ int tw_ctl_set(const char *name, const char *val);
 int tw_ctl_str(const char *name, char *buf, size_t len);
 
 long long tw_ctl_get(const char *name);
+
+/* Put back the controls tw_ctls_save() saved (from the harness). */
+void tw_ctls_restore(const struct tw_ctls *c);
 
 /* Number of cpuN files (highest N + 1). */
 int tw_ncpus(void);
@@ -351,6 +365,9 @@ int tw_live_read(struct tw_live *v, int max, unsigned int netns);
 const struct tw_live *tw_live_find(const struct tw_live *v,
 				   int n, unsigned long long id);
 
+/* Is tw @id in the live file (of netns @ns)?  Its line in @out. */
+bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out);
+
 /* ---- sockets (lib/sock.c) ---- */
 
 socklen_t tw_sa_len(const union tw_sa *a);
@@ -447,6 +464,12 @@ int tw_make_server_tw(struct tw_conn *k, int lfd,
  * 0 when the kernel no longer lists the TW, -errno or -ETIMEDOUT.
  */
 int tw_conn_abort_server(struct tw_conn *k);
+
+/*
+ * One TIME_WAIT socket made on each CPU in turn, so that each CPU's ring
+ * gets a record (loopback delivers in the sender's softirq).
+ */
+void tw_prime_cpus(int ncpus, int lfd, const union tw_sa *dst);
 
 /* ---- sock_diag (lib/diag.c) ---- */
 

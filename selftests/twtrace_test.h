@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The helpers of the twtrace selftests that fail a test (ASSERT_*,
+ * EXPECT_*), shared by the test programs.  kselftest_harness.h defines
+ * its runner in the file that includes it, so these cannot go into the
+ * library (lib/): they are static inline, here, as the kernel's own
+ * selftests keep such helpers (landlock's common.h).  Everything else is
+ * in lib/twtrace_lib.h.
+ */
+#ifndef TWTRACE_TEST_H
+#define TWTRACE_TEST_H
+
+#include "kselftest_harness.h"
+#include "twtrace_lib.h"
+
+/*
+ * The common start of every test: module loaded, a fresh netns, nothing
+ * left over from earlier tests, the rings drained.  @rs then collects the
+ * records of this netns.
+ */
+static inline void begin(struct __test_metadata *_metadata,
+			 struct tw_recs *rs, unsigned int *ns)
+{
+	ASSERT_EQ(0, tw_module_ensure());
+	ASSERT_EQ(0, tw_netns_new());
+	*ns = tw_netns_inum();
+	ASSERT_NE(0U, *ns);
+	ASSERT_TRUE(tw_settle(30))
+		TH_LOG("sockets of dead namespaces are still tracked");
+	ASSERT_EQ(1, tw_ctl_get("enable"))
+		TH_LOG("recording is off: an earlier test left enable=0");
+	tw_recs_init(rs, *ns);
+	ASSERT_EQ(0, tw_recs_drain(rs));
+}
+
+/* Wait for the birth record of the TW @local -> @remote; a copy of it. */
+static inline struct twtrace_record
+wait_birth(struct __test_metadata *_metadata, struct tw_recs *rs,
+	   const union tw_sa *local, const union tw_sa *remote)
+{
+	const struct twtrace_record *r = NULL;
+	unsigned int lp = tw_sa_port(local), rp = tw_sa_port(remote);
+	double end = tw_now() + 5;
+	size_t i;
+
+	/* The newest birth with this tuple (ports can be used again). */
+	do {
+		tw_recs_read(rs);
+		for (i = rs->n; !r && i-- > 0;)
+			if (tw_rec_match(&rs->v[i].r, TWTRACE_EV_BIRTH, -1,
+					 lp, rp, 0) &&
+			    tw_rec_tuple_is(&rs->v[i].r, local, remote))
+				r = &rs->v[i].r;
+		if (!r)
+			usleep(20000);
+	} while (!r && tw_now() < end);
+	ASSERT_NE(NULL, r)
+		TH_LOG("no birth record for local port %u remote port %u",
+		       lp, rp);
+	EXPECT_NE(0ULL, r->tw_id);
+	EXPECT_EQ(rs->netns, r->netns);
+	return *r;
+}
+
+/* Wait for a record of @type for tw @id; a copy of it. */
+static inline struct twtrace_record
+wait_event(struct __test_metadata *_metadata, struct tw_recs *rs, int type,
+	   unsigned long long id, double secs)
+{
+	const struct twtrace_record *r;
+
+	tw_wait_until((tw_recs_read(rs),
+		       tw_recs_count(rs, type, -1, 0, 0, id) > 0), secs);
+	r = tw_recs_find(rs, type, -1, 0, 0, id);
+	ASSERT_NE(NULL, r)
+		TH_LOG("no record of type %d for tw %llu", type, id);
+	return *r;
+}
+
+static inline void tw_ctls_save(struct __test_metadata *_metadata,
+				struct tw_ctls *c)
+{
+	ASSERT_EQ(0, tw_ctl_str("enable", c->enable, sizeof(c->enable)));
+	ASSERT_EQ(0, tw_ctl_str("ring_kb", c->ring_kb, sizeof(c->ring_kb)));
+	ASSERT_EQ(0, tw_ctl_str("overwrite", c->overwrite,
+				sizeof(c->overwrite)));
+}
+
+/*
+ * The start of a test that changes the controls: the module loaded, the
+ * controls saved (tw_ctls_restore() puts them back, from the harness),
+ * then as begin(), and a listener on 127.0.0.1 (@l, @dst).
+ */
+static inline void begin_ctls(struct __test_metadata *_metadata,
+			      struct tw_ctls *ctls, struct tw_recs *rs,
+			      unsigned int *ns, int *l, union tw_sa *dst)
+{
+	ASSERT_EQ(0, tw_module_ensure());
+	tw_ctls_save(_metadata, ctls);
+	begin(_metadata, rs, ns);
+	*l = tw_listen(AF_INET, "127.0.0.1", dst);
+	ASSERT_LE(0, *l);
+}
+
+#endif /* TWTRACE_TEST_H */
