@@ -31,15 +31,44 @@ FIXTURE_TEARDOWN(tw)
 	tw_recs_free(&self->rs);
 }
 
+/* The tests that run once for IPv4 and once for IPv6. */
+FIXTURE(tw_af) {
+	struct tw_recs rs;
+	unsigned int ns;
+};
+
+FIXTURE_VARIANT(tw_af) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(tw_af, v4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(tw_af, v6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(tw_af)
+{
+	begin(_metadata, &self->rs, &self->ns);
+}
+
+FIXTURE_TEARDOWN(tw_af)
+{
+	tw_recs_free(&self->rs);
+}
+
 /*
  * Client close(), then the server aborts (SO_LINGER {1, 0} + close()):
  * its RST kills the FIN_WAIT2-substate tw.  The kernel counts the one RST
  * it sent (Tcp OutRsts, TcpExt TCPAbortOnData) and the tw is gone from
  * sockstat and /proc/net/tcp; death rst_received, substate 5.
  */
-static void rst_received_fw2(struct __test_metadata *_metadata,
-			     struct tw_recs *rs, int family)
+TEST_F(tw_af, rst_received_fin_wait2)
 {
+	struct tw_recs *rs = &self->rs;
+	int family = variant->family;
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	long long rst0, abort0, n0;
 	struct twtrace_record b, d;
@@ -72,16 +101,6 @@ static void rst_received_fw2(struct __test_metadata *_metadata,
 	EXPECT_FALSE(tw_proc_tw_find(b.sport, b.dport, NULL));
 	EXPECT_EQ(1, tw_stat("death_rst_received") - n0);
 	close(l);
-}
-
-TEST_F(tw, rst_received_fin_wait2_v4)
-{
-	rst_received_fw2(_metadata, &self->rs, AF_INET);
-}
-
-TEST_F(tw, rst_received_fin_wait2_v6)
-{
-	rst_received_fw2(_metadata, &self->rs, AF_INET6);
 }
 
 /* A packet socket on lo: every IPv4 packet that lo receives. */
@@ -269,9 +288,10 @@ TEST_F(tw, rst_received_time_wait_rfc1337)
  * SYN takes the tw over: connect() succeeds, the server accepts, the tw
  * leaves sockstat and /proc/net/tcp; death syn_recycled.
  */
-static void syn_recycled(struct __test_metadata *_metadata,
-			 struct tw_recs *rs, int family)
+TEST_F(tw_af, syn_recycled)
 {
+	struct tw_recs *rs = &self->rs;
+	int family = variant->family;
 	struct twtrace_record b, d;
 	struct tw_conn k, k2;
 	union tw_sa dst, src;
@@ -303,25 +323,16 @@ static void syn_recycled(struct __test_metadata *_metadata,
 	close(l);
 }
 
-TEST_F(tw, syn_recycled_v4)
-{
-	syn_recycled(_metadata, &self->rs, AF_INET);
-}
-
-TEST_F(tw, syn_recycled_v6)
-{
-	syn_recycled(_metadata, &self->rs, AF_INET6);
-}
-
 /*
  * Client close(), then the server write()s: new data into a
  * FIN_WAIT2-substate tw make it answer with an RST and die.  Tcp OutRsts
  * +1, the server's socket is reset (SO_ERROR EPIPE: the kernel's answer to
  * an RST in CLOSE_WAIT), death rst_sent.
  */
-static void rst_sent(struct __test_metadata *_metadata, struct tw_recs *rs,
-		     int family)
+TEST_F(tw_af, rst_sent)
 {
+	struct tw_recs *rs = &self->rs;
+	int family = variant->family;
 	struct twtrace_record b, d;
 	socklen_t len = sizeof(int);
 	long long rst0, n0;
@@ -352,16 +363,6 @@ static void rst_sent(struct __test_metadata *_metadata, struct tw_recs *rs,
 	EXPECT_EQ(1, tw_stat("death_rst_sent") - n0);
 	tw_conn_close(&k);
 	close(l);
-}
-
-TEST_F(tw, rst_sent_v4)
-{
-	rst_sent(_metadata, &self->rs, AF_INET);
-}
-
-TEST_F(tw, rst_sent_v6)
-{
-	rst_sent(_metadata, &self->rs, AF_INET6);
 }
 
 /* ------------------------------------------------------------------ */

@@ -31,6 +31,34 @@ FIXTURE_TEARDOWN(tw)
 	tw_recs_free(&self->rs);
 }
 
+/* The tests that run once for IPv4 and once for IPv6. */
+FIXTURE(tw_af) {
+	struct tw_recs rs;
+	unsigned int ns;
+};
+
+FIXTURE_VARIANT(tw_af) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(tw_af, v4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(tw_af, v6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(tw_af)
+{
+	begin(_metadata, &self->rs, &self->ns);
+}
+
+FIXTURE_TEARDOWN(tw_af)
+{
+	tw_recs_free(&self->rs);
+}
+
 /* Sleep past the kernel's one-second TIME_WAIT reuse rule. */
 static void sleep_past_one_second(void)
 {
@@ -141,9 +169,10 @@ static void reuse_sysctls(struct __test_metadata *_metadata, const char *ts,
  * connect() succeeds from the same port, the tw dies "reused", one
  * allow_reuse decision, TcpExt TWRecycled +1 == death_reused +1.
  */
-static void reuse_allowed(struct __test_metadata *_metadata,
-			  struct tw_recs *rs, int family)
+TEST_F(tw_af, reuse_allowed)
 {
+	struct tw_recs *rs = &self->rs;
+	int family = variant->family;
 	struct twtrace_record b, d, u;
 	struct tw_conn k, k2;
 	struct tw_stats s0;
@@ -180,16 +209,6 @@ static void reuse_allowed(struct __test_metadata *_metadata,
 			     TWTRACE_REUSE_ALLOW_REUSE, 1, 1);
 	tw_conn_close(&k2);
 	close(l);
-}
-
-TEST_F(tw, reuse_allowed_v4)
-{
-	reuse_allowed(_metadata, &self->rs, AF_INET);
-}
-
-TEST_F(tw, reuse_allowed_v6)
-{
-	reuse_allowed(_metadata, &self->rs, AF_INET6);
 }
 
 /*
