@@ -102,4 +102,51 @@ static inline void begin_ctls(struct __test_metadata *_metadata,
 	ASSERT_LE(0, *l);
 }
 
+/*
+ * The module still counts: @n TIME_WAIT sockets made in a fresh netns are
+ * @n births, as many as TcpExt says, each with a birth record and an id.
+ */
+static inline void check_module_works(struct __test_metadata *_metadata,
+				      int n)
+{
+	struct mk m = { .n4 = n, .cpu = -1 };
+	struct tw_recs rs;
+	struct nsjob j;
+	long long b0;
+	int ret;
+
+	ASSERT_TRUE(tw_module_loaded());
+	ASSERT_EQ(1, tw_ctl_get("enable"));
+	b0 = tw_stat("births");
+	ret = nsjob_start(&j, &m, 30);
+	tw_recs_init(&rs, j.ns);
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(n, j.births);
+	tw_wait_until(tw_stat("births") - b0 >= n, 5);
+	tw_wait_until((tw_recs_read(&rs),
+		       tw_recs_count(&rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0) >= n),
+		      5);
+	TH_LOG("module works: %d made, births +%lld (TcpExt %lld), birth records %d",
+	       n, tw_stat("births") - b0, j.births,
+	       tw_recs_count(&rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
+	EXPECT_EQ(n, tw_stat("births") - b0);
+	EXPECT_EQ(n, tw_recs_count(&rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
+	EXPECT_EQ(0, nrec_id(&rs, TWTRACE_EV_BIRTH, NULL, false));
+	nsjob_end(&j);
+	tw_recs_free(&rs);
+}
+
+/* The start of a stress test: what it may change saved, recording on. */
+static inline void tw_saved_save(struct __test_metadata *_metadata,
+				 struct tw_saved *s)
+{
+	ASSERT_EQ(0, tw_module_ensure());
+	tw_ctls_save(_metadata, &s->ctls);
+	ASSERT_EQ(0, tw_read_str(MAX_TRACKED, s->max_tracked,
+				 sizeof(s->max_tracked)));
+	s->cpu1_touched = false;
+	ASSERT_EQ(1, tw_ctl_get("enable"))
+		TH_LOG("recording is off: an earlier test left enable=0");
+}
+
 #endif /* TWTRACE_TEST_H */

@@ -293,3 +293,88 @@ bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out)
 		*out = *l;
 	return l;
 }
+
+/* ---- records and namespaces ---- */
+
+void nsset_add(struct nsset *s, unsigned int ns)
+{
+	if (ns && s->n < NSSET_MAX)
+		s->ns[s->n++] = ns;
+}
+
+bool nsset_has(const struct nsset *s, unsigned int ns)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->ns[i] == ns)
+			return true;
+	return false;
+}
+
+/*
+ * Records of @type (and @reason, unless < 0) whose netns is in @in (or,
+ * if @out, is not), with all of @flags set.  @in NULL: every netns.
+ */
+int nrec(const struct tw_recs *rs, int type, int reason,
+	 const struct nsset *in, bool out, unsigned int flags)
+{
+	const struct twtrace_record *r;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < rs->n; i++) {
+		r = &rs->v[i].r;
+		if (r->type != type || (reason >= 0 && r->reason != reason) ||
+		    (r->flags & flags) != flags)
+			continue;
+		if (in && nsset_has(in, r->netns) == out)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* Records as nrec(), with a tw id (tracked sockets) or without. */
+int nrec_id(const struct tw_recs *rs, int type,
+	    const struct nsset *in, bool with_id)
+{
+	const struct twtrace_record *r;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < rs->n; i++) {
+		r = &rs->v[i].r;
+		if (r->type == type && (!in || nsset_has(in, r->netns)) &&
+		    !!r->tw_id == with_id)
+			n++;
+	}
+	return n;
+}
+
+/* Read records until @in has as many deaths as births, within @secs. */
+bool wait_deaths(struct tw_recs *rs, const struct nsset *in,
+		 double secs)
+{
+	return tw_wait_until((tw_recs_read(rs),
+			      nrec(rs, TWTRACE_EV_DEATH, -1, in, false, 0) >=
+			      nrec(rs, TWTRACE_EV_BIRTH, -1, in, false, 0)),
+			     secs);
+}
+
+/* No live line for a namespace nobody is in, none for @dead. */
+int live_dead_lines(const struct nsset *dead)
+{
+	struct tw_live *v = calloc(4096, sizeof(*v));
+	int i, n, bad = 0;
+
+	if (!v)
+		return -1;
+	n = tw_live_read(v, 4096, 0);
+	for (i = 0; i < n && i < 4096; i++)
+		if ((dead && nsset_has(dead, v[i].netns)) ||
+		    !tw_netns_in_use(v[i].netns))
+			bad++;
+	free(v);
+	return n < 0 ? -1 : bad;
+}

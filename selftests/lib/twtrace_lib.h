@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,7 +220,6 @@ int tw_ncpus(void);
 int tw_load_kmod(const char *name);
 
 /* ---- the kernel's own figures (lib/oracles.c) ---- */
-
 
 /*
  * A counter of /proc/net/netstat or /proc/net/snmp ("TcpExt", "TW"),
@@ -473,7 +473,6 @@ void tw_prime_cpus(int ncpus, int lfd, const union tw_sa *dst);
 
 /* ---- sock_diag (lib/diag.c) ---- */
 
-
 /*
  * Whether TCP sock_diag answers (built into the kernel, or loaded): a dump
  * of no state gets NLMSG_DONE, not ENOENT.
@@ -534,7 +533,6 @@ bool tw_killed_by_sigkill(int status);
 
 /* ---- the reader as a child (lib/reader.c) ---- */
 
-
 /* The reader: $TWTRACE_READER, or where the initramfs puts it. */
 const char *tw_reader_path(void);
 
@@ -558,7 +556,6 @@ const char *first_line(const char *s, char *buf, size_t len);
 bool rd_sleeping(const struct rd *r);
 
 /* ---- JSON and text (lib/json.c) ---- */
-
 
 /* @p past any whitespace. */
 const char *js_ws(const char *p);
@@ -587,5 +584,210 @@ const char *next_line(const char *text, char *line, size_t len);
 
 int count_lines(const char *text);
 
+/* ---- the stress tests' workloads and readers ---- */
+
+#define MAX_TRACKED	"/sys/module/twtrace/parameters/max_tracked"
+#define CPU1_ONLINE	"/sys/devices/system/cpu/cpu1/online"
+#define STORM_MAX	4
+#define RD_MAX		8
+#define RD_CPUS		8
+#define RD_SEEN		16384
+#define NSSET_MAX	64
+
+#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+#define ADD(x, v)	__atomic_add_fetch(&(x), (v), __ATOMIC_SEQ_CST)
+
+struct mk {
+	int n4, n6;		/* client-closed connections */
+	int fw2;		/* client-closed, server end kept open */
+	bool reuse;		/* a refused tcp_twsk_unique() first */
+	bool overflow;		/* an overflow last */
+	int cpu;		/* run there, -1: anywhere */
+};
+
+struct nsjob {
+	pid_t pid;
+	unsigned int ns;
+	int ret;		/* mk_tws() */
+	long long births;	/* TcpExt TW + TWKilled of its netns */
+	long long sockstat;	/* sockstat tw of its netns */
+};
+
+struct storm_worker {
+	int ready, done, failed, reported;
+	unsigned int ns;
+	long long conns, errs;
+	long long births, overflows, sockstat;	/* of its netns, when done */
+};
+
+struct storm_shm {
+	int stop;
+	int report;		/* bump it: the workers read sockstat again */
+	struct storm_worker w[STORM_MAX];
+};
+
+struct storm_opts {
+	int limit;		/* connections per worker; 0: until stopped */
+	bool pin;		/* worker i on CPU i */
+	bool reuse;		/* leave tcp_tw_reuse at its default */
+	int pace_us;		/* sleep after each connection */
+	int nice;		/* scheduling priority of the workers */
+	int max_tw;		/* tcp_max_tw_buckets; 0: the default */
+};
+
+struct storm {
+	struct storm_shm *shm;
+	pid_t pid[STORM_MAX];
+	int n;
+};
+
+#define STORM_SUM(s, field) storm_sum(s, offsetof(struct storm_worker, field))
+
+enum { RD_START, RD_OPEN, RD_READING, RD_EXIT };
+
+struct rd_slot {
+	int state;
+	int cpu;
+	long long nread;	/* records */
+	long long opens;	/* opener: files opened */
+	long long bad;		/* bad records, or bad lines of "probes" */
+	int err;		/* an unexpected errno */
+};
+
+struct rd_shm {
+	long long base[RD_CPUS];	/* last seq read before the test */
+	long long oor[RD_CPUS];		/* seqs outside the window */
+	struct rd_slot r[RD_MAX];
+	unsigned char seen[RD_CPUS][RD_SEEN];	/* by seq - base - 1 */
+};
+
+struct nsset {
+	unsigned int ns[NSSET_MAX];
+	int n;
+};
+
+/* What a stress test changes, as it was before it. */
+struct tw_saved {
+	struct tw_ctls ctls;
+	char max_tracked[32];
+	bool cpu1_touched;
+};
+
+extern double mod_secs_spent[2];
+extern int mod_calls[2];
+
+/* ---- the stress tests' workloads (lib/workload.c) ---- */
+
+/* @n, or a fifth of it (at least 1) on the debug kernel. */
+int scaled(int n);
+
+/* Seconds a module load or unload may take before it counts as a hang. */
+double mod_secs(void);
+
+/*
+ * finit_module() or delete_module(O_NONBLOCK), in a child so that a hang
+ * cannot hang the test: 0, -errno, or -ETIMEDOUT when it did not return
+ * within mod_secs().
+ */
+int mod_op(bool load);
+
+/* Unload, trying again while the module is busy, for up to 5 s. */
+int mod_unload_retry(long long *retries);
+
+/*
+ * A child makes the TIME_WAIT sockets of @m in a network namespace of its
+ * own, reports, and stays, holding the namespace, until nsjob_end().
+ * 0 when it did all of @m within @secs.
+ */
+int nsjob_start(struct nsjob *j, const struct mk *m, double secs);
+
+/* The child goes, and its namespace with every TIME_WAIT socket in it. */
+void nsjob_end(struct nsjob *j);
+
+/* @n workers; 0 when all of them are connecting. */
+int storm_start(struct storm *s, int n, const struct storm_opts *o);
+
+/* 0 when every worker has made its connections and reported. */
+int storm_wait(struct storm *s, double secs);
+
+/* Stop connecting; 0 when every worker has reported. */
+int storm_stop(struct storm *s, double secs);
+
+bool storm_done(struct storm *s);
+
+/* The TIME_WAIT sockets in the workers' namespaces now, or -1. */
+long long storm_sockstat(struct storm *s);
+
+long long storm_sum(struct storm *s, size_t off);
+
+/* The workers go, and their namespaces with their TIME_WAIT sockets. */
+void storm_end(struct storm *s);
+
+void storm_free(struct storm *s);
+
+/*
+ * One TIME_WAIT socket made on each CPU in turn, each in a namespace of
+ * its own that goes at once: a record in each ring.
+ */
+int nsjob_prime_cpus(int ncpus);
+
+/* Put back what tw_saved_save() saved (from the harness's process). */
+void tw_saved_restore(const struct tw_saved *s);
+
+/* ---- readers in processes of their own (lib/readers.c) ---- */
+
+/*
+ * A reader: opens cpu @cpu and reads it, blocking, until killed; or, if
+ * @never, opens it and never reads.
+ */
+void reader_main(struct rd_shm *shm, int i, int cpu, bool never);
+
+/*
+ * An opener: opens, reads and closes cpu @cpu and "probes" in a loop,
+ * every half millisecond, while the module comes and goes.  A file that is not
+ * there (ENOENT) or whose module is going (ENXIO) is fine; any other
+ * error is not.
+ */
+void opener_main(struct rd_shm *shm, int i, int cpu);
+
+long long rd_total_read(struct rd_shm *shm);
+
+/* Every reader in @idx reached @state (or beyond) within @secs. */
+bool rd_wait_state(struct rd_shm *shm, const int *idx, int n,
+		   int state, double secs);
+
+/* The state letter of /proc/@pid/stat ('S': sleeping), and its wchan. */
+char proc_state(pid_t pid, char *wchan, size_t len);
+
+/* Read, without blocking, what cpu @cpu holds into the seq window. */
+long long rd_drain_cpu(struct rd_shm *shm, int cpu, long long *bad);
+
+/* Nothing produced and nothing read for @quiet seconds (within @secs). */
+bool quiesce(struct rd_shm *shm, double quiet, double secs);
+
+/* ---- records and namespaces (lib/records.c) ---- */
+
+void nsset_add(struct nsset *s, unsigned int ns);
+
+bool nsset_has(const struct nsset *s, unsigned int ns);
+
+/*
+ * Records of @type (and @reason, unless < 0) whose netns is in @in (or,
+ * if @out, is not), with all of @flags set.  @in NULL: every netns.
+ */
+int nrec(const struct tw_recs *rs, int type, int reason,
+	 const struct nsset *in, bool out, unsigned int flags);
+
+/* Records as nrec(), with a tw id (tracked sockets) or without. */
+int nrec_id(const struct tw_recs *rs, int type,
+	    const struct nsset *in, bool with_id);
+
+/* Read records until @in has as many deaths as births, within @secs. */
+bool wait_deaths(struct tw_recs *rs, const struct nsset *in,
+		 double secs);
+
+/* No live line for a namespace nobody is in, none for @dead. */
+int live_dead_lines(const struct nsset *dead);
 
 #endif /* TWTRACE_LIB_H */
