@@ -149,4 +149,33 @@ static inline void tw_saved_save(struct __test_metadata *_metadata,
 		TH_LOG("recording is off: an earlier test left enable=0");
 }
 
+/* Run "stat -j" and read its object into @s (stats file names). */
+static inline void stat_json(struct __test_metadata *_metadata,
+			     struct tw_stats *s)
+{
+	struct rd r;
+
+	ASSERT_EQ(0, rd_run(&r, RD_ROOT, RD("stat", "-j")))
+		TH_LOG("stat -j: %s", r.err);
+	ASSERT_EQ(1, count_lines(r.out));
+	ASSERT_EQ(0, stats_from_json(r.out, s))
+		TH_LOG("stat -j lacks keys: %s", r.out);
+	rd_free(&r);
+}
+
+/*
+ * The start of a reader test: as begin(), the records of earlier tests
+ * thrown away (network namespace inode numbers are used again: those of a
+ * dead netns could pass for this one's), @nsarg the netns for "-n".
+ */
+static inline void begin_rd(struct __test_metadata *_metadata,
+			    unsigned int *ns, char *nsarg, size_t len)
+{
+	struct tw_recs rs;
+
+	begin(_metadata, &rs, ns);
+	tw_recs_free(&rs);
+	snprintf(nsarg, len, "%u", *ns);
+}
+
 #endif /* TWTRACE_TEST_H */

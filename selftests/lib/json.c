@@ -192,3 +192,71 @@ int count_lines(const char *text)
 }
 
 /* ------------------------------------------------------------------ */
+
+/* ---- the reader's stats, as the stats file names its counters ---- */
+
+/* Add counter @name = @v to @s (no more than TW_STATS_MAX). */
+void stats_put(struct tw_stats *s, const char *name, long long v)
+{
+	if (s->n >= TW_STATS_MAX)
+		return;
+	snprintf(s->name[s->n], sizeof(s->name[0]), "%.39s", name);
+	s->val[s->n++] = v;
+}
+
+/*
+ * A "stat -j" object into the stats file's names; the number of keys it
+ * lacks (every reason of every kind must be there).
+ */
+int stats_from_json(const char *obj, struct tw_stats *s)
+{
+	static const char * const plain[] = {
+		"births", "rearms", "born_before_load", "untracked", "live",
+		"records", "lost", "probe_misses",
+	};
+	char path[64], name[64];
+	const char *e;
+	int i, missing = 0;
+	long long v;
+
+	s->n = 0;
+	for (i = 0; i < (int)ARRAY_SIZE(plain); i++) {
+		if (js_num(obj, plain[i], &v))
+			missing++;
+		else
+			stats_put(s, plain[i], v);
+	}
+	for (i = 0; i < TWTRACE_DEATH_NR; i++) {
+		snprintf(path, sizeof(path), "deaths.%s", tw_death_name(i));
+		snprintf(name, sizeof(name), "death_%s", tw_death_name(i));
+		if (js_num(obj, path, &v))
+			missing++;
+		else
+			stats_put(s, name, v);
+	}
+	for (i = 0; i < TWTRACE_REUSE_NR; i++) {
+		snprintf(path, sizeof(path), "reuse.%s", tw_reuse_name(i));
+		snprintf(name, sizeof(name), "reuse_%s", tw_reuse_name(i));
+		if (js_num(obj, path, &v))
+			missing++;
+		else
+			stats_put(s, name, v);
+	}
+	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++) {
+		snprintf(path, sizeof(path), "overflows.%s",
+			 tw_overflow_name(i));
+		snprintf(name, sizeof(name), "overflow_%s",
+			 tw_overflow_name(i));
+		if (js_num(obj, path, &v))
+			missing++;
+		else
+			stats_put(s, name, v);
+	}
+	for (i = 0; (e = js_elem(obj, "lost_cpu", i)); i++) {
+		snprintf(name, sizeof(name), "lost_cpu%d", i);
+		stats_put(s, name, strtoll(e, NULL, 10));
+	}
+	if (!js_get(obj, "lost_cpu"))
+		missing++;
+	return missing;
+}

@@ -42,6 +42,10 @@
 
 #define TW_DIR		"/sys/kernel/debug/" TWTRACE_DEBUGFS_DIR
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define NOBODY		65534
 
 #define NSEC		1000000000LL
@@ -583,6 +587,15 @@ const char *js_elem(const char *obj, const char *path, int i);
 const char *next_line(const char *text, char *line, size_t len);
 
 int count_lines(const char *text);
+
+/* Add counter @name = @v to @s (no more than TW_STATS_MAX). */
+void stats_put(struct tw_stats *s, const char *name, long long v);
+
+/*
+ * A "stat -j" object into the stats file's names; the number of keys it
+ * lacks (every reason of every kind must be there).
+ */
+int stats_from_json(const char *obj, struct tw_stats *s);
 
 /* ---- the stress tests' workloads and readers ---- */
 
