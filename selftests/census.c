@@ -3,32 +3,10 @@
  * twtrace census tests: every kind of TIME_WAIT socket is born, listed and
  * counted as the kernel sees it (TcpExt, sockstat, /proc/net/tcp and tcp6),
  * and the FIN_WAIT2 -> TIME_WAIT re-arm.
- *
- * Each test makes the kernel take one TIME_WAIT path for real, in a
- * network namespace of its own, and compares what the module reports
- * (records, stats, hist, live) with figures the kernel keeps without
- * twtrace.  Tests run one after the other; records are consumed by
- * reading, so each test drains the rings first and then keeps the records
- * of its own netns.
  */
 #include <math.h>
 
-#include "twtrace_test.h"
-
-FIXTURE(tw) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_SETUP(tw)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw)
-{
-	tw_recs_free(&self->rs);
-}
+#include "fixture_tw.h"
 
 enum { CLIENT_FIRST, SERVER_FIRST, CLIENT_ONLY };
 
@@ -178,11 +156,7 @@ TEST_F_TIMEOUT(tw, census, 90)
 	/* stats live == every netns' live lines (read until stable). */
 	all = calloc(4096, sizeof(*all));
 	ASSERT_NE(NULL, all);
-	for (i = 0; i < 10 && !consistent; i++) {
-		a = tw_stat("live");
-		c = tw_live_read(all, 4096, 0);
-		consistent = a == c && a == tw_stat("live");
-	}
+	consistent = tw_live_stat_stable(all, 4096, &a, &c);
 	TH_LOG("stats live %lld, live lines (all netns) %lld", a, c);
 	EXPECT_TRUE(consistent);
 	EXPECT_LE(N, c);

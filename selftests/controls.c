@@ -4,7 +4,7 @@
  * take and what they refuse, and what they do: enable=0 stops the records
  * but not the counters, reset zeroes the counters but not what is live.
  */
-#include "twtrace_test.h"
+#include "fixture_ring.h"
 
 /* ---- what the ABI says a control takes ---- */
 
@@ -161,34 +161,11 @@ static const char *show(const char *buf, size_t len, char *out, size_t olen)
 	return out;
 }
 
-FIXTURE(controls) {
-	struct tw_recs rs;
-	unsigned int ns;
-	struct tw_ctls ctls;
-	int l;
-	union tw_sa dst;
-};
-
-FIXTURE_SETUP(controls)
-{
-	begin_ctls(_metadata, &self->ctls, &self->rs, &self->ns, &self->l,
-		   &self->dst);
-}
-
-/*
- * Put the controls back from the parent, whatever happened to the test.
- * (self is shared with the test process; its heap is not: no free.)
- */
-FIXTURE_TEARDOWN_PARENT(controls)
-{
-	tw_ctls_restore(&self->ctls);
-}
-
 /*
  * Bad writes to every control return EINVAL and change nothing; good
  * ones are taken and read back.
  */
-TEST_F(controls, controls_reject_bad_writes)
+TEST_F(ring, controls_reject_bad_writes)
 {
 	static const struct { const char *ctl, *val; } bad[] = {
 		{ "enable", "abc" }, { "enable", "2" }, { "enable", "-1" },
@@ -246,7 +223,7 @@ TEST_F(controls, controls_reject_bad_writes)
  * TW+TWKilled, no record, stats records still; live still tracks them
  * (== sockstat).  enable=1 brings the records back.
  */
-TEST_F(controls, enable_off_counts_without_records)
+TEST_F(ring, enable_off_counts_without_records)
 {
 	struct tw_stats s0, s1;
 	struct twtrace_record b;
@@ -285,7 +262,7 @@ TEST_F(controls, enable_off_counts_without_records)
  * reset=1 zeroes every event counter and the histograms, but not what
  * is live; counting goes on from zero (births == TcpExt TW+TWKilled).
  */
-TEST_F(controls, reset_zeroes_counters)
+TEST_F(ring, reset_zeroes_counters)
 {
 	struct tw_stats s;
 	struct tw_conn k;
@@ -316,11 +293,7 @@ TEST_F(controls, reset_zeroes_counters)
 		lines += line[0] != '#' && line[0] != '\n';
 	fclose(f);
 	EXPECT_EQ(0, lines);
-	for (i = 0; i < 10 && !consistent; i++) {
-		a = tw_stat("live");
-		c = tw_live_read(NULL, 0, 0);
-		consistent = a == c && a == tw_stat("live");
-	}
+	consistent = tw_live_stat_stable(NULL, 0, &a, &c);
 	TH_LOG("after reset: stats live %lld, live lines %lld", a, c);
 	EXPECT_TRUE(consistent);
 	EXPECT_LE(1, c);
@@ -348,7 +321,7 @@ static void ctl_good(const struct ctl *c, char *good, size_t len)
  * it would zero); what it must take is taken.  Then the module still
  * counts births.
  */
-TEST_F_TIMEOUT(controls, controls_refuse_hostile_writes, 90)
+TEST_F_TIMEOUT(ring, controls_refuse_hostile_writes, 90)
 {
 	static const char * const hostile[] = {
 		"4294967295", "4294967296", "18446744073709551615",
@@ -451,7 +424,7 @@ TEST_F_TIMEOUT(controls, controls_refuse_hostile_writes, 90)
  * the first part is a whole number and is taken; the rest comes at
  * offset 2 and must be refused, not taken as a number of its own.
  */
-TEST_F(controls, controls_refuse_the_rest_of_a_partial_write)
+TEST_F(ring, controls_refuse_the_rest_of_a_partial_write)
 {
 	ssize_t ret;
 	int fd;
@@ -473,7 +446,7 @@ TEST_F(controls, controls_refuse_the_rest_of_a_partial_write)
  * A number followed by a NUL and more bytes is not "one decimal number,
  * optionally followed by a newline": refused, nothing changed.
  */
-TEST_F(controls, controls_refuse_embedded_nul)
+TEST_F(ring, controls_refuse_embedded_nul)
 {
 	static const struct { const char *ctl, *buf; size_t len; } w[] = {
 		{ "enable", "0\0junk", 6 },
@@ -571,7 +544,7 @@ static void cw_reader(struct cw_shm *shm)
  * write is answered as the ABI says, every read-back is in range, and
  * afterwards the controls take a value and the module counts births.
  */
-TEST_F_TIMEOUT(controls, controls_concurrent_writers, 90)
+TEST_F_TIMEOUT(ring, controls_concurrent_writers, 90)
 {
 	struct storm_opts o = { .reuse = true };
 	int rounds = scaled(150), i, status, ncpus = tw_ncpus();

@@ -3,61 +3,12 @@
  * twtrace death tests: every way a TIME_WAIT socket dies early (RST
  * received and sent, SYN recycled, netns purge, admin destroy), each for
  * real, with the kernel's own counters and rows.
- *
- * Each test makes the kernel take one TIME_WAIT path for real, in a
- * network namespace of its own, and compares what the module reports
- * (records, stats, hist, live) with figures the kernel keeps without
- * twtrace.  Tests run one after the other; records are consumed by
- * reading, so each test drains the rings first and then keeps the records
- * of its own netns.
  */
 #include <net/ethernet.h>
 #include <netpacket/packet.h>
 
-#include "twtrace_test.h"
-
-FIXTURE(tw) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_SETUP(tw)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw)
-{
-	tw_recs_free(&self->rs);
-}
-
-/* The tests that run once for IPv4 and once for IPv6. */
-FIXTURE(tw_af) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_VARIANT(tw_af) {
-	int family;
-};
-
-FIXTURE_VARIANT_ADD(tw_af, v4) {
-	.family = AF_INET,
-};
-
-FIXTURE_VARIANT_ADD(tw_af, v6) {
-	.family = AF_INET6,
-};
-
-FIXTURE_SETUP(tw_af)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw_af)
-{
-	tw_recs_free(&self->rs);
-}
+#include "fixture_tw.h"
+#include "fixture_tw_af.h"
 
 /*
  * Client close(), then the server aborts (SO_LINGER {1, 0} + close()):

@@ -2,32 +2,10 @@
 /*
  * twtrace expiry test: the 60-second timer, IPv4 and IPv6, and FIN_WAIT2,
  * against the kernel's own countdown in /proc/net/tcp.
- *
- * Each test makes the kernel take one TIME_WAIT path for real, in a
- * network namespace of its own, and compares what the module reports
- * (records, stats, hist, live) with figures the kernel keeps without
- * twtrace.  Tests run one after the other; records are consumed by
- * reading, so each test drains the rings first and then keeps the records
- * of its own netns.
  */
 #include <math.h>
 
-#include "twtrace_test.h"
-
-FIXTURE(tw) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_SETUP(tw)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw)
-{
-	tw_recs_free(&self->rs);
-}
+#include "fixture_tw.h"
 
 static long long ts_of(double t)
 {

@@ -2,30 +2,8 @@
 /*
  * twtrace overflow tests: tcp_max_tw_buckets reached, and the tw caches'
  * allocation failing (failslab), against TcpExt TCPTimeWaitOverflow.
- *
- * Each test makes the kernel take one TIME_WAIT path for real, in a
- * network namespace of its own, and compares what the module reports
- * (records, stats, hist, live) with figures the kernel keeps without
- * twtrace.  Tests run one after the other; records are consumed by
- * reading, so each test drains the rings first and then keeps the records
- * of its own netns.
  */
-#include "twtrace_test.h"
-
-FIXTURE(tw) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_SETUP(tw)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw)
-{
-	tw_recs_free(&self->rs);
-}
+#include "fixture_tw.h"
 
 /*
  * The records of an overflow test: each birth is one of @born[0..nborn),

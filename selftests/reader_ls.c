@@ -2,35 +2,10 @@
 /*
  * twtrace reader tests: "ls" against /proc/net/tcp and tcp6, and
  * "probes" against the probes file and the traffic that makes them fire.
- *
- * Every command of the reader is run as a user runs it
- * (/opt/twtrace/twtrace, a child process) against real TIME_WAIT traffic
- * in a network namespace of its own, and what it prints is checked against
- * the module's files and the kernel's own figures.  Records are consumed
- * by whoever reads the cpuN files: while a stream runs here, it is the
- * only reader.
  */
-#include "twtrace_test.h"
+#include "fixture_rd.h"
 
 #define BOUND_PORT	41000
-
-/* A fresh netns, nothing left over from earlier tests. */
-FIXTURE(rd) {
-	unsigned int ns;
-	char nsarg[16];
-	struct rd bg;		/* a reader running in the background */
-};
-
-FIXTURE_SETUP(rd)
-{
-	begin_rd(_metadata, &self->ns, self->nsarg, sizeof(self->nsarg));
-}
-
-FIXTURE_TEARDOWN(rd)
-{
-	/* A reader left running by a failed test would hold the module. */
-	rd_free(&self->bg);
-}
 
 struct lsent {
 	long long id, netns, family, sport, dport, rearms, age_ns;

@@ -3,39 +3,14 @@
  * twtrace reader tests: "stream", its JSON events against the module's
  * records and the kernel's own figures (TcpExt, /proc/net/tcp, connect()),
  * its count and event filter.
- *
- * Every command of the reader is run as a user runs it
- * (/opt/twtrace/twtrace, a child process) against real TIME_WAIT traffic
- * in a network namespace of its own, and what it prints is checked against
- * the module's files and the kernel's own figures.  Records are consumed
- * by whoever reads the cpuN files: while a stream runs here, it is the
- * only reader.
  */
 #include <signal.h>
 
-#include "twtrace_test.h"
+#include "fixture_rd.h"
 
 #define REUSE_PORT	61100U	/* outside the default ephemeral range */
 #define REUSE_RANGE	"61100 61100"
 #define DEFAULT_RANGE	"32768 60999"
-
-/* A fresh netns, nothing left over from earlier tests. */
-FIXTURE(rd) {
-	unsigned int ns;
-	char nsarg[16];
-	struct rd bg;		/* a reader running in the background */
-};
-
-FIXTURE_SETUP(rd)
-{
-	begin_rd(_metadata, &self->ns, self->nsarg, sizeof(self->nsarg));
-}
-
-FIXTURE_TEARDOWN(rd)
-{
-	/* A reader left running by a failed test would hold the module. */
-	rd_free(&self->bg);
-}
 
 struct ev {
 	char event[16], reason[32], substate[16], old_substate[16];

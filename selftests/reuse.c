@@ -2,62 +2,13 @@
 /*
  * twtrace reuse tests: every decision of tcp_twsk_unique(), allowed and
  * refused, with connect()'s result, TcpExt TWRecycled and the kernel's rows.
- *
- * Each test makes the kernel take one TIME_WAIT path for real, in a
- * network namespace of its own, and compares what the module reports
- * (records, stats, hist, live) with figures the kernel keeps without
- * twtrace.  Tests run one after the other; records are consumed by
- * reading, so each test drains the rings first and then keeps the records
- * of its own netns.
  */
-#include "twtrace_test.h"
+#include "fixture_tw.h"
+#include "fixture_tw_af.h"
 
 #define ONE_PORT	"40000 40000"
 #define THE_PORT	40000U
 #define BOUND_PORT	41000
-
-FIXTURE(tw) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_SETUP(tw)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw)
-{
-	tw_recs_free(&self->rs);
-}
-
-/* The tests that run once for IPv4 and once for IPv6. */
-FIXTURE(tw_af) {
-	struct tw_recs rs;
-	unsigned int ns;
-};
-
-FIXTURE_VARIANT(tw_af) {
-	int family;
-};
-
-FIXTURE_VARIANT_ADD(tw_af, v4) {
-	.family = AF_INET,
-};
-
-FIXTURE_VARIANT_ADD(tw_af, v6) {
-	.family = AF_INET6,
-};
-
-FIXTURE_SETUP(tw_af)
-{
-	begin(_metadata, &self->rs, &self->ns);
-}
-
-FIXTURE_TEARDOWN(tw_af)
-{
-	tw_recs_free(&self->rs);
-}
 
 /* Sleep past the kernel's one-second TIME_WAIT reuse rule. */
 static void sleep_past_one_second(void)

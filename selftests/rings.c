@@ -7,30 +7,7 @@
  */
 #include <signal.h>
 
-#include "twtrace_test.h"
-
-FIXTURE(ring) {
-	struct tw_recs rs;
-	unsigned int ns;
-	struct tw_ctls ctls;
-	int l;
-	union tw_sa dst;
-};
-
-FIXTURE_SETUP(ring)
-{
-	begin_ctls(_metadata, &self->ctls, &self->rs, &self->ns, &self->l,
-		   &self->dst);
-}
-
-/*
- * Put the controls back from the parent, whatever happened to the test.
- * (self is shared with the test process; its heap is not: no free.)
- */
-FIXTURE_TEARDOWN_PARENT(ring)
-{
-	tw_ctls_restore(&self->ctls);
-}
+#include "fixture_ring.h"
 
 /* Per-type record counts against stats deltas. */
 static void check_types(struct __test_metadata *_metadata,

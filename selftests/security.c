@@ -4,36 +4,14 @@
  * need (as root and as nobody, with and without the DAC capabilities), and
  * no kernel address leaks through anything it exports (records, stats,
  * hist, live, probes, version).
- *
- * Real traffic (client-closing loopback connections, each client in a
- * network namespace of its own), every child process dies with the test
- * process (PR_SET_PDEATHSIG), every wait is bounded, and the loops are
- * scaled down on the debug kernel (the one with kmemleak).  The fixture
- * puts back what a test changed, from the harness's own process: CPU 1
- * online, the module loaded, its controls and max_tracked.
  */
 #include <linux/capability.h>
 #include <sys/stat.h>
 #include <grp.h>
 
-#include "twtrace_test.h"
+#include "fixture_stress.h"
 
 #define KADDR_MIN	0xffff800000000000ULL
-
-/* What a test changes is put back by the harness, from its own process. */
-FIXTURE(stress) {
-	struct tw_saved saved;
-};
-
-FIXTURE_SETUP(stress)
-{
-	tw_saved_save(_metadata, &self->saved);
-}
-
-FIXTURE_TEARDOWN_PARENT(stress)
-{
-	tw_saved_restore(&self->saved);
-}
 
 static bool kaddr_like(unsigned long long v)
 {

@@ -3,32 +3,10 @@
  * twtrace stress tests: sockets older than the module and sockets that
  * outlive it, and loading and unloading under a storm of connections with
  * readers holding the cpuN files.
- *
- * Real traffic (client-closing loopback connections, each client in a
- * network namespace of its own), every child process dies with the test
- * process (PR_SET_PDEATHSIG), every wait is bounded, and the loops are
- * scaled down on the debug kernel (the one with kmemleak).  The fixture
- * puts back what a test changed, from the harness's own process: CPU 1
- * online, the module loaded, its controls and max_tracked.
  */
 #include <signal.h>
 
-#include "twtrace_test.h"
-
-/* What a test changes is put back by the harness, from its own process. */
-FIXTURE(stress) {
-	struct tw_saved saved;
-};
-
-FIXTURE_SETUP(stress)
-{
-	tw_saved_save(_metadata, &self->saved);
-}
-
-FIXTURE_TEARDOWN_PARENT(stress)
-{
-	tw_saved_restore(&self->saved);
-}
+#include "fixture_stress.h"
 
 /*
  * Four TIME_WAIT sockets tracked, then rmmod: it succeeds with them live

@@ -2,32 +2,10 @@
 /*
  * twtrace stress test: several readers share the cpuN files, die, and
  * account for every record.
- *
- * Real traffic (client-closing loopback connections, each client in a
- * network namespace of its own), every child process dies with the test
- * process (PR_SET_PDEATHSIG), every wait is bounded, and the loops are
- * scaled down on the debug kernel (the one with kmemleak).  The fixture
- * puts back what a test changed, from the harness's own process: CPU 1
- * online, the module loaded, its controls and max_tracked.
  */
 #include <signal.h>
 
-#include "twtrace_test.h"
-
-/* What a test changes is put back by the harness, from its own process. */
-FIXTURE(stress) {
-	struct tw_saved saved;
-};
-
-FIXTURE_SETUP(stress)
-{
-	tw_saved_save(_metadata, &self->saved);
-}
-
-FIXTURE_TEARDOWN_PARENT(stress)
-{
-	tw_saved_restore(&self->saved);
-}
+#include "fixture_stress.h"
 
 static int spawn_reader(struct rd_shm *rd, pid_t *pid, int i, int cpu,
 			bool never)

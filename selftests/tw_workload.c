@@ -22,7 +22,6 @@
 
 #define REUSE_RANGE	"61100 61100"	/* outside the default range */
 
-
 static const char *prog = "tw_workload";
 
 static int usage(void)

@@ -49,6 +49,18 @@ static const char *js_skip(const char *p)
 	return NULL;
 }
 
+/* Past the value at @p and the comma after it: the next one, or NULL. */
+static const char *js_next(const char *p)
+{
+	p = js_skip(p);
+	if (!p)
+		return NULL;
+	p = js_ws(p);
+	if (*p != ',')
+		return NULL;
+	return js_ws(p + 1);
+}
+
 /* The value of member @key (no dots) of the object at @obj, or NULL. */
 static const char *js_member(const char *obj, const char *key, size_t klen)
 {
@@ -69,13 +81,9 @@ static const char *js_member(const char *obj, const char *key, size_t klen)
 		if ((size_t)(p - k) >= 1 && (size_t)(p - k - 1) == klen &&
 		    !strncmp(k, key, klen) && k[klen] == '"')
 			return v;
-		p = js_skip(v);
+		p = js_next(v);
 		if (!p)
 			return NULL;
-		p = js_ws(p);
-		if (*p != ',')
-			return NULL;
-		p = js_ws(p + 1);
 	}
 	return NULL;
 }
@@ -158,13 +166,9 @@ const char *js_elem(const char *obj, const char *path, int i)
 	if (*p == ']')
 		return NULL;
 	while (i-- > 0) {
-		p = js_skip(p);
+		p = js_next(p);
 		if (!p)
 			return NULL;
-		p = js_ws(p);
-		if (*p != ',')
-			return NULL;
-		p = js_ws(p + 1);
 	}
 	return p;
 }

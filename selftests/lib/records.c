@@ -294,6 +294,27 @@ bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out)
 	return l;
 }
 
+/*
+ * stats live and the number of live lines of every netns (the first @max
+ * into @v), read until they agree, at most 10 times: whether they did.
+ */
+bool tw_live_stat_stable(struct tw_live *v, int max, long long *stat,
+			 long long *lines)
+{
+	bool consistent = false;
+	long long a = -1, c = -1;
+	int i;
+
+	for (i = 0; i < 10 && !consistent; i++) {
+		a = tw_stat("live");
+		c = tw_live_read(v, max, 0);
+		consistent = a == c && a == tw_stat("live");
+	}
+	*stat = a;
+	*lines = c;
+	return consistent;
+}
+
 /* ---- records and namespaces ---- */
 
 void nsset_add(struct nsset *s, unsigned int ns)

@@ -369,6 +369,13 @@ int tw_live_read(struct tw_live *v, int max, unsigned int netns);
 const struct tw_live *tw_live_find(const struct tw_live *v,
 				   int n, unsigned long long id);
 
+/*
+ * stats live and the number of live lines of every netns (the first @max
+ * into @v), read until they agree, at most 10 times: whether they did.
+ */
+bool tw_live_stat_stable(struct tw_live *v, int max, long long *stat,
+			 long long *lines);
+
 /* Is tw @id in the live file (of netns @ns)?  Its line in @out. */
 bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out);
 
