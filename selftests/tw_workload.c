@@ -22,10 +22,6 @@
 
 #define REUSE_RANGE	"61100 61100"	/* outside the default range */
 
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#endif
-
 static const char *prog = "tw_workload";
 
 static int usage(void)

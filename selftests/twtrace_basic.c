@@ -11,43 +11,6 @@
 
 #define N_CONNS		20
 
-static const char *reader_path(void)
-{
-	const char *p = getenv("TWTRACE_READER");
-
-	return p && *p ? p : "/opt/twtrace/twtrace";
-}
-
-/* Run the reader with @arg, its stdout and stderr into @out; exit code. */
-static int run_reader(const char *arg, char *out, size_t len)
-{
-	int pfd[2], status;
-	ssize_t n, got = 0;
-	pid_t pid;
-
-	if (pipe(pfd))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		close(pfd[0]);
-		execl(reader_path(), "twtrace", arg, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (got < (ssize_t)len - 1 &&
-	       (n = read(pfd[0], out + got, len - 1 - got)) > 0)
-		got += n;
-	out[got] = '\0';
-	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 TEST(module_loaded_and_version)
 {
 	char ver[64] = "";
@@ -71,7 +34,8 @@ TEST(module_loaded_and_version)
 TEST(births_match_kernel_counters)
 {
 	long long b0, tw0, snmp0, b1, tw1, snmp1;
-	struct sockaddr_in addr;
+	struct tw_conn k;
+	union tw_sa addr;
 	int lfd, i;
 
 	ASSERT_EQ(0, tw_module_ensure());
@@ -83,10 +47,12 @@ TEST(births_match_kernel_counters)
 	ASSERT_LE(0, b0);
 	ASSERT_EQ(0, tw0);
 
-	lfd = tw_listen4(&addr);
+	lfd = tw_listen(AF_INET, "127.0.0.1", &addr);
 	ASSERT_LE(0, lfd);
-	for (i = 0; i < N_CONNS; i++)
-		ASSERT_EQ(0, tw_conn_client_closes(lfd, &addr));
+	for (i = 0; i < N_CONNS; i++) {
+		ASSERT_EQ(0, tw_conn_open(&k, lfd, &addr, NULL));
+		tw_conn_close_client_first(&k);
+	}
 	close(lfd);
 
 	EXPECT_TRUE(tw_wait_until(tw_sockstat_tw() - tw0 >= N_CONNS, 5));
@@ -104,15 +70,17 @@ TEST(births_match_kernel_counters)
 /* The reader's "stat" prints the module's counters, exactly. */
 TEST(reader_stat)
 {
-	char out[4096], *p;
 	long long births;
+	struct rd r;
+	char *p;
 
 	ASSERT_EQ(0, tw_module_ensure());
 	births = tw_stat("births");
-	ASSERT_EQ(0, run_reader("stat", out, sizeof(out)));
-	p = strstr(out, "births");
+	ASSERT_EQ(0, rd_run(&r, RD_ROOT, RD("stat")));
+	p = strstr(r.out, "births");
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(births, atoll(p + strlen("births")));
+	rd_free(&r);
 }
 
 /*
@@ -121,8 +89,9 @@ TEST(reader_stat)
  */
 TEST(unload_and_reload)
 {
-	struct sockaddr_in addr;
-	char out[4096];
+	struct tw_conn k;
+	union tw_sa addr;
+	struct rd r;
 	int lfd;
 
 	ASSERT_EQ(0, tw_module_ensure());
@@ -130,16 +99,18 @@ TEST(unload_and_reload)
 	ASSERT_FALSE(tw_module_loaded());
 	ASSERT_NE(0, access(TW_DIR, F_OK));
 
-	EXPECT_EQ(1, run_reader("stat", out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "not loaded"));
+	EXPECT_EQ(1, rd_run(&r, RD_ROOT, RD("stat")));
+	EXPECT_TRUE(strstr(r.out, "not loaded") || strstr(r.err, "not loaded"));
+	rd_free(&r);
 
 	ASSERT_EQ(0, tw_module_load());
 	ASSERT_EQ(0, tw_stat("births"));
 
 	ASSERT_EQ(0, tw_netns_new());
-	lfd = tw_listen4(&addr);
+	lfd = tw_listen(AF_INET, "127.0.0.1", &addr);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, tw_conn_client_closes(lfd, &addr));
+	ASSERT_EQ(0, tw_conn_open(&k, lfd, &addr, NULL));
+	tw_conn_close_client_first(&k);
 	close(lfd);
 	EXPECT_TRUE(tw_wait_until(tw_stat("births") == 1, 5));
 	EXPECT_EQ(1, tw_sockstat_tw());
