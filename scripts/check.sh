@@ -54,6 +54,7 @@ stage_module() {
 
 sources=$(echo "$module" | grep '\.[ch]$'
 	cd "$top" && ls userspace/*.[ch] userspace/tests/*.c selftests/*.[ch] \
+	selftests/lib/*.[ch] \
 	bench/*.c 2>/dev/null)
 
 # checkpatch.pl from linux-source-6.12, with no blanket ignore.
