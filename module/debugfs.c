@@ -7,6 +7,8 @@
  * and strict: a write that is not exactly one number in range, written
  * whole at offset 0, returns -EINVAL and changes nothing.
  */
+#include "twtrace.h"
+
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -17,7 +19,6 @@
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 
-#include "twtrace.h"
 
 static struct dentry *twtrace_dir;
 static DEFINE_MUTEX(twtrace_ctl_lock);

@@ -8,11 +8,12 @@
  * readers and removes the files, then frees what they used; every init
  * failure path unwinds in the reverse order of init.
  */
+#include "twtrace.h"
+
 #include <linux/build_bug.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
-#include "twtrace.h"
 
 unsigned int twtrace_max_tracked = 262144;
 module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
@@ -51,7 +52,7 @@ static int __init twtrace_init(void)
 	if (ret)
 		goto err_probes;
 
-	pr_info("twtrace: version %s (record ABI %u) loaded\n",
+	pr_info("version %s (record ABI %u) loaded\n",
 		TWTRACE_VERSION, TWTRACE_ABI_VERSION);
 	return 0;
 
@@ -76,7 +77,7 @@ static void __exit twtrace_exit(void)
 	twtrace_ring_exit();
 	twtrace_table_exit();
 	twtrace_stats_exit();
-	pr_info("twtrace: unloaded\n");
+	pr_info("unloaded\n");
 }
 
 module_init(twtrace_init);

@@ -32,6 +32,8 @@
  * the peer's FIN and rearm the tw before its birth.  That rearm finds the entry, and the
  * birth record keeps the substate the tw was born in.
  */
+#include "twtrace.h"
+
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
@@ -46,7 +48,6 @@
 #include <net/tcp_states.h>
 
 #include "compat.h"
-#include "twtrace.h"
 
 /* What the deciding probes left on this CPU for inet_twsk_kill. */
 struct twtrace_ctx {
@@ -758,7 +759,7 @@ int twtrace_probes_register(void)
 			p->attached = true;
 			continue;
 		}
-		pr_warn("twtrace: cannot probe %s: %d\n", probe_symbol(p), ret);
+		pr_warn("cannot probe %s: %d\n", probe_symbol(p), ret);
 		if (p->required)
 			goto err_unwind;
 	}

@@ -20,6 +20,8 @@
  * sleeps until there is a batch, instead of spinning on single records.
  * The batch is 64 records, or a quarter of what a small ring holds.
  */
+#include "twtrace.h"
+
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
@@ -32,7 +34,6 @@
 #include <linux/wait.h>
 
 #include "compat.h"
-#include "twtrace.h"
 
 #define TWTRACE_WAKE_BATCH	64
 #define TWTRACE_WAKE_DELAY_MS	50

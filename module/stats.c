@@ -6,13 +6,14 @@
  * "stats" and "hist" files are exact even when the rings drop records.
  * Probes only increment their own CPU's copy; readers sum at read time.
  */
+#include "twtrace.h"
+
 #include <linux/cpumask.h>
 #include <linux/errno.h>
 #include <linux/log2.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
 
-#include "twtrace.h"
 
 /* Dynamic: too large for the modules' static per-CPU reserve. */
 struct twtrace_cpu_stats __percpu *twtrace_stats;

@@ -18,6 +18,8 @@
  * (handlers do not nest on a CPU), so llist_del_first() is safe.  An empty
  * pool makes the birth untracked, as a full table does.
  */
+#include "twtrace.h"
+
 #include <linux/atomic.h>
 #include <linux/irq_work.h>
 #include <linux/llist.h>
@@ -30,7 +32,6 @@
 #include <net/net_namespace.h>
 
 #include "compat.h"
-#include "twtrace.h"
 
 static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;

@@ -5,6 +5,13 @@
 #ifndef _TWTRACE_H
 #define _TWTRACE_H
 
+/*
+ * Every message the module prints starts with "twtrace: ".  This header
+ * comes first in every .c file, before any kernel header brings in the
+ * default pr_fmt (a later definition would be a redefinition warning).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/llist.h>
 #include <linux/percpu.h>
 #include <linux/refcount.h>
