@@ -56,12 +56,12 @@ struct twtrace_ctl {
 
 static unsigned int enable_get(void)
 {
-	return READ_ONCE(twtrace_recording);
+	return twtrace_ring_recording();
 }
 
 static int enable_set(unsigned int val)
 {
-	WRITE_ONCE(twtrace_recording, val);
+	twtrace_ring_set_recording(val);
 	return 0;
 }
 
@@ -78,16 +78,12 @@ static int overwrite_set(unsigned int val)
 
 static unsigned int ring_kb_get(void)
 {
-	return READ_ONCE(twtrace_ring_kb);
+	return twtrace_ring_kb();
 }
 
 static int ring_kb_set(unsigned int val)
 {
-	int ret = twtrace_ring_resize(val);
-
-	if (!ret)
-		WRITE_ONCE(twtrace_ring_kb, val);
-	return ret;
+	return twtrace_ring_resize(val);
 }
 
 static int reset_set(unsigned int val)
@@ -100,7 +96,8 @@ static int reset_set(unsigned int val)
 static const struct twtrace_ctl twtrace_ctls[] = {
 	{ "enable", 0600, 0, 1, enable_get, enable_set },
 	{ "overwrite", 0600, 0, 1, overwrite_get, overwrite_set },
-	{ "ring_kb", 0600, 4, 65536, ring_kb_get, ring_kb_set },
+	{ "ring_kb", 0600, TWTRACE_RING_KB_MIN, TWTRACE_RING_KB_MAX,
+	  ring_kb_get, ring_kb_set },
 	{ "reset", 0200, 1, 1, NULL, reset_set },
 };
 

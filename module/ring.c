@@ -25,10 +25,12 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/ring_buffer.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -50,13 +52,23 @@ struct twtrace_ring {
 	u64 overrun_base;		/* ring overruns at the last reset */
 };
 
+/* Read at load, then kept current by twtrace_ring_resize(). */
+static unsigned int twtrace_ring_kb_param = TWTRACE_RING_KB_DEFAULT;
+module_param_named(ring_kb, twtrace_ring_kb_param, uint, 0444);
+MODULE_PARM_DESC(ring_kb,
+		 "Ring buffer size per CPU in KiB at load ("
+		 __stringify(TWTRACE_RING_KB_MIN) "-"
+		 __stringify(TWTRACE_RING_KB_MAX) ", default "
+		 __stringify(TWTRACE_RING_KB_DEFAULT)
+		 ": 1 MiB with the ring's own pages); change it later through debugfs ring_kb");
+
 static struct trace_buffer *twtrace_rb;
 static struct twtrace_ring *twtrace_rings;	/* [nr_cpu_ids] */
 static bool twtrace_overwrite_on;
 static bool twtrace_dying;
 static struct timer_list twtrace_flush_timer;
 static unsigned int twtrace_wake_batch = TWTRACE_WAKE_BATCH;
-bool twtrace_recording = true;
+static bool twtrace_recording = true;
 
 static void twtrace_ring_wake(struct irq_work *work)
 {
@@ -126,10 +138,18 @@ static bool ring_ready_or_arm(int cpu)
 	return false;
 }
 
+static bool ring_kb_valid(unsigned int kb)
+{
+	return kb >= TWTRACE_RING_KB_MIN && kb <= TWTRACE_RING_KB_MAX;
+}
+
 int twtrace_ring_init(void)
 {
+	unsigned int kb = twtrace_ring_kb_param;
 	int cpu;
 
+	if (!ring_kb_valid(kb))
+		return -EINVAL;
 	twtrace_rings = kcalloc(nr_cpu_ids, sizeof(*twtrace_rings), GFP_KERNEL);
 	if (!twtrace_rings)
 		return -ENOMEM;
@@ -139,13 +159,13 @@ int twtrace_ring_init(void)
 		mutex_init(&twtrace_rings[cpu].read_lock);
 	}
 	timer_setup(&twtrace_flush_timer, twtrace_flush, 0);
-	twtrace_rb = ring_buffer_alloc((unsigned long)twtrace_ring_kb << 10, 0);
+	twtrace_rb = ring_buffer_alloc((unsigned long)kb << 10, 0);
 	if (!twtrace_rb) {
 		kfree(twtrace_rings);
 		twtrace_rings = NULL;
 		return -ENOMEM;
 	}
-	ring_batch_set(twtrace_ring_kb);
+	ring_batch_set(kb);
 	return 0;
 }
 
@@ -224,14 +244,34 @@ void twtrace_ring_reset_lost(void)
 	}
 }
 
+bool twtrace_ring_recording(void)
+{
+	return READ_ONCE(twtrace_recording);
+}
+
+void twtrace_ring_set_recording(bool on)
+{
+	WRITE_ONCE(twtrace_recording, on);
+}
+
+unsigned int twtrace_ring_kb(void)
+{
+	return READ_ONCE(twtrace_ring_kb_param);
+}
+
+/* Callers serialise resizes. */
 int twtrace_ring_resize(unsigned int kb)
 {
-	int ret = ring_buffer_resize(twtrace_rb, (unsigned long)kb << 10,
-				     RING_BUFFER_ALL_CPUS);
+	int ret;
 
+	if (!ring_kb_valid(kb))
+		return -EINVAL;
+	ret = ring_buffer_resize(twtrace_rb, (unsigned long)kb << 10,
+				 RING_BUFFER_ALL_CPUS);
 	if (ret < 0)
 		return ret;
 	ring_batch_set(kb);
+	WRITE_ONCE(twtrace_ring_kb_param, kb);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <linux/atomic.h>
 #include <linux/irq_work.h>
 #include <linux/llist.h>
+#include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable.h>
@@ -32,6 +33,11 @@
 #include <net/net_namespace.h>
 
 #include "compat.h"
+
+static unsigned int twtrace_max_tracked = 262144;
+module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
+MODULE_PARM_DESC(max_tracked,
+		 "Most TIME_WAIT sockets tracked at once (40 bytes each, plus the hash table); more are counted as untracked");
 
 static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;

@@ -22,10 +22,6 @@
 
 struct inet_timewait_sock;
 
-/* main.c: module parameters */
-extern unsigned int twtrace_max_tracked;
-extern unsigned int twtrace_ring_kb;
-
 /*
  * stats.c: per-CPU counters and log2 histograms.  Every event is counted
  * here whatever happens to its record, so "stats" and "hist" are exact.
@@ -106,12 +102,22 @@ u64 twtrace_tw_id(const struct twtrace_tw *e);
 unsigned int twtrace_table_count(void);
 int twtrace_live_show(struct seq_file *m, void *unused);
 
-/* ring.c: per-CPU ring buffers and the cpuN files. */
-extern bool twtrace_recording;
+/*
+ * ring.c: per-CPU ring buffers and their readers' wait queues.  The bounds
+ * of the ring size hold for the ring_kb module parameter and the debugfs
+ * control alike.
+ */
+#define TWTRACE_RING_KB_MIN	4
+#define TWTRACE_RING_KB_MAX	65536
+#define TWTRACE_RING_KB_DEFAULT	960	/* 1 MiB with the ring's own pages */
+
 int twtrace_ring_init(void);
 void twtrace_ring_stop(void);
 void twtrace_ring_exit(void);
 void twtrace_ring_emit(struct twtrace_record *rec);
+bool twtrace_ring_recording(void);
+void twtrace_ring_set_recording(bool on);
+unsigned int twtrace_ring_kb(void);
 int twtrace_ring_resize(unsigned int kb);
 void twtrace_ring_set_overwrite(bool on);
 bool twtrace_ring_overwrite(void);
