@@ -39,7 +39,6 @@
 #include <linux/ktime.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
-#include <linux/string_helpers.h>
 #include <linux/timekeeping.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ipv6.h>
@@ -104,33 +103,6 @@ static bool is_tcp_tw(const struct inet_timewait_sock *tw)
 static struct inet_timewait_sock *arg_tw(struct pt_regs *regs, unsigned int n)
 {
 	return (struct inet_timewait_sock *)regs_get_kernel_argument(regs, n);
-}
-
-/* 4-tuple and netns of a full socket or a tw (they share sock_common). */
-static void fill_tuple(struct twtrace_record *rec,
-		       const struct sock_common *skc, u16 lport)
-{
-	rec->sport = lport;
-	rec->dport = ntohs(skc->skc_dport);
-	rec->netns = read_pnet(&skc->skc_net)->ns.inum;
-	if (skc->skc_family == AF_INET6) {
-		rec->family = 6;
-		memcpy(rec->saddr, &skc->skc_v6_rcv_saddr, 16);
-		memcpy(rec->daddr, &skc->skc_v6_daddr, 16);
-	} else {
-		rec->family = 4;
-		memcpy(rec->saddr, &skc->skc_rcv_saddr, 4);
-		memcpy(rec->daddr, &skc->skc_daddr, 4);
-	}
-}
-
-void twtrace_fill_tw(struct twtrace_record *rec,
-		     const struct inet_timewait_sock *tw, u8 type)
-{
-	memset(rec, 0, sizeof(*rec));
-	rec->type = type;
-	fill_tuple(rec, &tw->__tw_common, tw->tw_num);
-	rec->substate = twtrace_tw_substate(tw);
 }
 
 /* FIN_WAIT2 time in a u32 of us (71 minutes), saturating; 0 is "never". */
@@ -502,7 +474,7 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	rec.type = TWTRACE_EV_OVERFLOW;
 	rec.ts_ns = ktime_get_ns();
 	/* tcp_time_wait() still holds the full socket. */
-	fill_tuple(&rec, &d->sk->__sk_common, d->sk->sk_num);
+	twtrace_fill_tuple(&rec, &d->sk->__sk_common, d->sk->sk_num);
 	rec.substate = d->state;
 	rec.reason = reason;
 	rec.overflow.tw_count = d->count;
@@ -565,7 +537,7 @@ static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
 {
 	struct twtrace_record c = {};
 
-	fill_tuple(&c, &sk->__sk_common, lport);
+	twtrace_fill_tuple(&c, &sk->__sk_common, lport);
 	rec->reuse.sport = c.sport;
 	rec->reuse.dport = c.dport;
 	memcpy(rec->reuse.saddr, c.saddr, sizeof(c.saddr));
@@ -800,19 +772,21 @@ unsigned long twtrace_probes_nmissed(void)
 	return n;
 }
 
-int twtrace_probes_show(struct seq_file *m, void *unused)
+/*
+ * Probe @i as the "probes" file shows it: false past the last probe.  Its
+ * order is the registration order.
+ */
+bool twtrace_probe_info(unsigned int i, struct twtrace_probe_info *info)
 {
 	const struct twtrace_probe *p;
-	unsigned long hits;
-	int i;
 
-	seq_puts(m, "# symbol attached hits missed fires\n");
-	for (i = 0; i < P_NR; i++) {
-		p = &twtrace_probes[i];
-		hits = probe_hits(i);
-		seq_printf(m, "%s %s %lu %lu %s\n", probe_symbol(p),
-			   str_yes_no(p->attached), hits, probe_nmissed(p),
-			   probe_fires(i, hits));
-	}
-	return 0;
+	if (i >= P_NR)
+		return false;
+	p = &twtrace_probes[i];
+	info->symbol = probe_symbol(p);
+	info->attached = p->attached;
+	info->hits = probe_hits(i);
+	info->missed = probe_nmissed(p);
+	info->fires = probe_fires(i, info->hits);
+	return true;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace: the per-CPU ring buffers and the cpuN files that drain them.
+ * twtrace: the per-CPU ring buffers and their readers' wait queues; the
+ * cpuN files in debugfs.c drain them through twtrace_ring_read() and
+ * twtrace_ring_poll().
  *
  * One kernel tracing ring buffer (it keeps one buffer per CPU) holds fixed
  * size records.  Probes write to their own CPU's buffer, locklessly.  In
@@ -22,7 +24,6 @@
  */
 #include "twtrace.h"
 
-#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/moduleparam.h>
@@ -286,19 +287,13 @@ bool twtrace_ring_overwrite(void)
 	return READ_ONCE(twtrace_overwrite_on);
 }
 
-static int ring_cpu(struct file *file)
-{
-	return (long)file->private_data;
-}
-
 /*
- * Whole records, as many as are pending and fit.  With none pending, block
- * (unless O_NONBLOCK) until the ring is ready.
+ * Whole records of @cpu's ring into @ubuf, as many as are pending and fit.
+ * With none pending, block (unless @nonblock) until the ring is ready.
  */
-static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
-			loff_t *ppos)
+ssize_t twtrace_ring_read(int cpu, char __user *ubuf, size_t count,
+			  bool nonblock)
 {
-	int cpu = ring_cpu(file);
 	struct twtrace_ring *r = &twtrace_rings[cpu];
 	struct twtrace_record rec;
 	struct ring_buffer_event *ev;
@@ -327,7 +322,7 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			return done;
 		if (READ_ONCE(twtrace_dying))
 			return 0;
-		if (file->f_flags & O_NONBLOCK)
+		if (nonblock)
 			return -EAGAIN;
 		/* The condition runs once on the wait queue: see above. */
 		ret = wait_event_interruptible(r->wq, ring_ready_or_arm(cpu));
@@ -336,36 +331,10 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 	}
 }
 
-static __poll_t cpu_poll(struct file *file, poll_table *wait)
+/* poll() on @cpu's ring: readable once the ring is ready. */
+__poll_t twtrace_ring_poll(int cpu, struct file *file,
+			   struct poll_table_struct *wait)
 {
-	int cpu = ring_cpu(file);
-
 	poll_wait(file, &twtrace_rings[cpu].wq, wait);
 	return ring_ready_or_arm(cpu) ? EPOLLIN | EPOLLRDNORM : 0;
-}
-
-static int cpu_open(struct inode *inode, struct file *file)
-{
-	file->private_data = inode->i_private;
-	return stream_open(inode, file);
-}
-
-static const struct file_operations cpu_fops = {
-	.owner		= THIS_MODULE,
-	.open		= cpu_open,
-	.read		= cpu_read,
-	.poll		= cpu_poll,
-};
-
-int twtrace_ring_debugfs(struct dentry *dir)
-{
-	char name[16];
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		snprintf(name, sizeof(name), "cpu%d", cpu);
-		debugfs_create_file(name, 0400, dir, (void *)(long)cpu,
-				    &cpu_fops);
-	}
-	return 0;
 }

@@ -9,7 +9,8 @@
  * file take a reference to use one (twtrace_table_get()); the last
  * reference frees it after an RCU grace period, since lookups walk the
  * table under rcu_read_lock().  The tw pointer never leaves the kernel:
- * readers see the entry's id.
+ * readers see the entry's id.  twtrace_table_for_each() hands the entries
+ * to the "live" file, in debugfs.c.
  *
  * On PREEMPT_RT the slab allocator takes sleeping locks, and the probes
  * that make entries run with preemption disabled: there entries come from
@@ -308,27 +309,17 @@ unsigned int twtrace_table_count(void)
 	return atomic_read(&twtrace_tracked);
 }
 
-static void show_addr(struct seq_file *m, const struct twtrace_record *r,
-		      const u8 *addr, u16 port)
-{
-	if (r->family == 6)
-		seq_printf(m, " [%pI6c]:%u", addr, port);
-	else
-		seq_printf(m, " %pI4:%u", addr, port);
-}
-
 /*
- * The "live" file.  The tw memory is SLAB_TYPESAFE_BY_RCU (TCP's slab), so
- * reading it under RCU is safe even if it dies meanwhile.
+ * Call @fn on every entry whose tw is hashed, holding a reference to the
+ * entry, under RCU.  The tw memory is SLAB_TYPESAFE_BY_RCU (TCP's slab),
+ * so @fn may read it even if the tw dies meanwhile.
  */
-int twtrace_live_show(struct seq_file *m, void *unused)
+void twtrace_table_for_each(void (*fn)(const struct twtrace_tw *e, void *arg),
+			    void *arg)
 {
 	struct rhashtable_iter iter;
-	struct twtrace_record r;
 	struct twtrace_tw *e;
-	u64 now = ktime_get_ns();
 
-	seq_puts(m, "# id netns family local remote substate age_ns rearms\n");
 	rhashtable_walk_enter(&twtrace_table, &iter);
 	rhashtable_walk_start(&iter);
 	while ((e = rhashtable_walk_next(&iter))) {
@@ -336,22 +327,10 @@ int twtrace_live_show(struct seq_file *m, void *unused)
 		if (IS_ERR(e) || !refcount_inc_not_zero(&e->ref))
 			continue;
 		/* Allocated, not hashed yet: not a TIME_WAIT socket so far. */
-		if (!refcount_read(&e->tw->tw_refcnt)) {
-			twtrace_table_put(e);
-			continue;
-		}
-		twtrace_fill_tw(&r, e->tw, 0);
-		seq_printf(m, "%llu %u %u", twtrace_tw_id(e), r.netns, r.family);
-		show_addr(m, &r, r.saddr, r.sport);
-		show_addr(m, &r, r.daddr, r.dport);
-		seq_printf(m, " %s %llu %u\n",
-			   READ_ONCE(e->substate) == TWTRACE_SUBSTATE_FIN_WAIT2 ?
-			   "FIN_WAIT2" : "TIME_WAIT",
-			   now > e->birth_ns ? now - e->birth_ns : 0,
-			   READ_ONCE(e->rearms));
+		if (refcount_read(&e->tw->tw_refcnt))
+			fn(e, arg);
 		twtrace_table_put(e);
 	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
-	return 0;
 }
