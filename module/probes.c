@@ -94,22 +94,30 @@ static void hit(enum twtrace_probe_id id)
 	this_cpu_inc(twtrace_hits->n[id]);
 }
 
+NOKPROBE_SYMBOL(hit);
+
 static bool is_tcp_tw(const struct inet_timewait_sock *tw)
 {
 	/* DCCP shares this code with a death row of its own. */
 	return tw->tw_dr == twtrace_tcp_death_row(twsk_net(tw));
 }
 
+NOKPROBE_SYMBOL(is_tcp_tw);
+
 static struct inet_timewait_sock *arg_tw(struct pt_regs *regs, unsigned int n)
 {
 	return (struct inet_timewait_sock *)regs_get_kernel_argument(regs, n);
 }
+
+NOKPROBE_SYMBOL(arg_tw);
 
 /* FIN_WAIT2 time in a u32 of us (71 minutes), saturating; 0 is "never". */
 static u32 ns_to_us_u32(u64 ns)
 {
 	return clamp_t(u64, div_u64(ns, NSEC_PER_USEC), 1, U32_MAX);
 }
+
+NOKPROBE_SYMBOL(ns_to_us_u32);
 
 /*
  * The substate @e was born in, even if a rearm came before the birth: a
@@ -124,6 +132,8 @@ static u8 birth_substate(const struct twtrace_tw *e)
 	smp_rmb();	/* pairs with the smp_wmb() in schedule_pre() */
 	return READ_ONCE(e->fin_wait2_us) ? TCP_FIN_WAIT2 : sub;
 }
+
+NOKPROBE_SYMBOL(birth_substate);
 
 /*
  * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
@@ -147,6 +157,8 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 	twtrace_table_put(e);
 	return id;
 }
+
+NOKPROBE_SYMBOL(birth_entry);
 
 /* __inet_twsk_schedule(tw, timeo, rearm) */
 static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
@@ -207,6 +219,8 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(schedule_pre);
+
 static enum twtrace_death_reason
 early_death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 		   const struct twtrace_tw *e)
@@ -237,6 +251,8 @@ early_death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 	return TWTRACE_DEATH_UNKNOWN;
 }
 
+NOKPROBE_SYMBOL(early_death_reason);
+
 static bool probe_attached(enum twtrace_probe_id id);
 
 static enum twtrace_death_reason
@@ -259,6 +275,8 @@ death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 		return TWTRACE_DEATH_EXPIRED;
 	return TWTRACE_DEATH_UNKNOWN;
 }
+
+NOKPROBE_SYMBOL(death_reason);
 
 static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		       enum twtrace_death_reason reason, u64 now)
@@ -298,6 +316,8 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 	twtrace_ring_emit(rec);
 }
 
+NOKPROBE_SYMBOL(emit_death);
+
 /* inet_twsk_kill(tw): every death passes here exactly once. */
 static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -321,6 +341,8 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 	rcu_read_unlock();
 	return 0;
 }
+
+NOKPROBE_SYMBOL(kill_pre);
 
 /*
  * tcp_twsk_destructor(sk): inet_twsk_free() is freeing the tw.  Its entry
@@ -354,6 +376,8 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(free_pre);
+
 /* inet_twsk_deschedule_put(tw): an early death may follow. */
 static int desched_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -365,6 +389,8 @@ static int desched_pre(struct kprobe *p, struct pt_regs *regs)
 	this_cpu_write(twtrace_ctx.desched, tw);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(desched_pre);
 
 /* tw_timer_handler(timer): tail-jumps into inet_twsk_kill(). */
 static int timer_pre(struct kprobe *p, struct pt_regs *regs)
@@ -378,6 +404,8 @@ static int timer_pre(struct kprobe *p, struct pt_regs *regs)
 	this_cpu_write(twtrace_ctx.expiring, tw);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(timer_pre);
 
 /* tcp_abort(sk, err): SOCK_DESTROY; for a tw, always its death. */
 static int abort_pre(struct kprobe *p, struct pt_regs *regs)
@@ -400,6 +428,8 @@ static int abort_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(abort_pre);
+
 /* tcp_timewait_state_process(tw, skb, th[, tw_isn]) */
 struct tsp_data {
 	struct inet_timewait_sock *tw;
@@ -415,6 +445,8 @@ static int tsp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(tsp_entry);
+
 static int tsp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct tsp_data *d = (struct tsp_data *)ri->data;
@@ -425,6 +457,8 @@ static int tsp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	ctx->tsp_ret = (int)regs_return_value(regs);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(tsp_ret);
 
 /* inet_twsk_alloc(sk, dr, state): the entry, or an overflow. */
 struct alloc_data {
@@ -450,6 +484,8 @@ static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	d->state = regs_get_kernel_argument(regs, 2);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(alloc_entry);
 
 static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -484,6 +520,8 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(alloc_ret);
+
 /* tcp_twsk_unique(sk, sktw, twp): 1 if the connect may take the tw over. */
 struct unique_data {
 	struct twtrace_record rec;
@@ -505,6 +543,8 @@ static bool tw_is_loopback(const struct inet_timewait_sock *tw)
 	return ipv4_is_loopback(tw->tw_daddr) ||
 	       ipv4_is_loopback(tw->tw_rcv_saddr);
 }
+
+NOKPROBE_SYMBOL(tw_is_loopback);
 
 /*
  * The kernel's policy, evaluated in its order (Documentation/twtrace.rst,
@@ -531,6 +571,8 @@ reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound,
 	return TWTRACE_REUSE_ALLOW_REUSE;
 }
 
+NOKPROBE_SYMBOL(reuse_policy);
+
 /* The connecting socket's tuple; its local port is not set yet. */
 static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
 		      u16 lport)
@@ -547,6 +589,8 @@ static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
 	    memcmp(c.daddr, rec->daddr, sizeof(c.daddr)))
 		rec->flags |= TWTRACE_F_TUPLE_DIFFERS;
 }
+
+NOKPROBE_SYMBOL(fill_peer);
 
 static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -584,6 +628,8 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(unique_entry);
+
 static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct unique_data *d = (struct unique_data *)ri->data;
@@ -610,6 +656,8 @@ static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	twtrace_ring_emit(rec);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(unique_ret);
 
 static struct kretprobe rp_alloc = {
 	.kp.symbol_name	= "inet_twsk_alloc",
@@ -652,6 +700,8 @@ static bool probe_attached(enum twtrace_probe_id id)
 {
 	return twtrace_probes[id].attached;
 }
+
+NOKPROBE_SYMBOL(probe_attached);
 
 /*
  * A probe can attach to a function and still never fire: the compiler

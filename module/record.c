@@ -6,6 +6,7 @@
  */
 #include "twtrace.h"
 
+#include <linux/kprobes.h>
 #include <linux/string.h>
 #include <net/inet_timewait_sock.h>
 #include <net/net_namespace.h>
@@ -31,6 +32,8 @@ void twtrace_fill_tuple(struct twtrace_record *rec,
 	}
 }
 
+NOKPROBE_SYMBOL(twtrace_fill_tuple);
+
 /* A zeroed record of @type with @tw's identity. */
 void twtrace_fill_tw(struct twtrace_record *rec,
 		     const struct inet_timewait_sock *tw, u8 type)
@@ -40,3 +43,5 @@ void twtrace_fill_tw(struct twtrace_record *rec,
 	twtrace_fill_tuple(rec, &tw->__tw_common, tw->tw_num);
 	rec->substate = twtrace_tw_substate(tw);
 }
+
+NOKPROBE_SYMBOL(twtrace_fill_tw);

@@ -26,6 +26,7 @@
 
 #include <linux/fs.h>
 #include <linux/irq_work.h>
+#include <linux/kprobes.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -225,6 +226,8 @@ void twtrace_ring_emit(struct twtrace_record *rec)
 	if (wq_has_sleeper(&r->wq))
 		irq_work_queue(&r->wake);
 }
+
+NOKPROBE_SYMBOL(twtrace_ring_emit);
 
 u64 twtrace_ring_lost_cpu(int cpu)
 {

@@ -11,6 +11,7 @@
 
 #include <linux/cpumask.h>
 #include <linux/errno.h>
+#include <linux/kprobes.h>
 #include <linux/log2.h>
 #include <linux/string.h>
 
@@ -34,15 +35,21 @@ static unsigned int hist_bucket(u64 ns)
 	return ns ? ilog2(ns) : 0;
 }
 
+NOKPROBE_SYMBOL(hist_bucket);
+
 void twtrace_hist_lifetime(enum twtrace_death_reason r, u64 ns)
 {
 	this_cpu_inc(twtrace_stats->lifetime[r][hist_bucket(ns)]);
 }
 
+NOKPROBE_SYMBOL(twtrace_hist_lifetime);
+
 void twtrace_hist_reuse_age(u64 ns)
 {
 	this_cpu_inc(twtrace_stats->reuse_age[hist_bucket(ns)]);
 }
+
+NOKPROBE_SYMBOL(twtrace_hist_reuse_age);
 
 u64 twtrace_counter_sum(enum twtrace_counter c)
 {

@@ -23,6 +23,7 @@
 
 #include <linux/atomic.h>
 #include <linux/irq_work.h>
+#include <linux/kprobes.h>
 #include <linux/llist.h>
 #include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
@@ -62,6 +63,8 @@ static bool pool_used(void)
 {
 	return IS_ENABLED(CONFIG_PREEMPT_RT);
 }
+
+NOKPROBE_SYMBOL(pool_used);
 
 /* Fill every CPU's pool, in process context. */
 static void twtrace_pool_fill(struct work_struct *work)
@@ -105,6 +108,8 @@ static struct twtrace_tw *twtrace_tw_alloc(void)
 	return n ? llist_entry(n, struct twtrace_tw, free) : NULL;
 }
 
+NOKPROBE_SYMBOL(twtrace_tw_alloc);
+
 /* An entry that never made it into the table, from a probe. */
 static void twtrace_tw_unalloc(struct twtrace_tw *e)
 {
@@ -118,6 +123,8 @@ static void twtrace_tw_unalloc(struct twtrace_tw *e)
 	llist_add(&e->free, &p->free);
 	atomic_inc(&p->n);
 }
+
+NOKPROBE_SYMBOL(twtrace_tw_unalloc);
 
 static int twtrace_pool_init(void)
 {
@@ -216,11 +223,15 @@ struct twtrace_tw *twtrace_table_get(const struct inet_timewait_sock *tw)
 	return e;
 }
 
+NOKPROBE_SYMBOL(twtrace_table_get);
+
 void twtrace_table_put(struct twtrace_tw *e)
 {
 	if (refcount_dec_and_test(&e->ref))
 		call_rcu(&e->rcu, twtrace_tw_free_rcu);
 }
+
+NOKPROBE_SYMBOL(twtrace_table_put);
 
 /* Unlink @e, whose reference the caller holds, and drop the table's. */
 void twtrace_table_remove(struct twtrace_tw *e)
@@ -232,6 +243,8 @@ void twtrace_table_remove(struct twtrace_tw *e)
 	atomic_dec(&twtrace_tracked);
 	twtrace_table_put(e);
 }
+
+NOKPROBE_SYMBOL(twtrace_table_remove);
 
 /*
  * The entry keeps the low 32 bits of its id; the high ones follow from the
@@ -246,6 +259,8 @@ u64 twtrace_tw_id(const struct twtrace_tw *e)
 	return last + (s32)(e->id - (u32)last);
 }
 
+NOKPROBE_SYMBOL(twtrace_tw_id);
+
 /* Take one of the max_tracked places, if one is free. */
 static bool twtrace_table_reserve(void)
 {
@@ -257,6 +272,8 @@ static bool twtrace_table_reserve(void)
 	} while (!atomic_try_cmpxchg(&twtrace_tracked, &n, n + 1));
 	return true;
 }
+
+NOKPROBE_SYMBOL(twtrace_table_reserve);
 
 /*
  * A new entry for @tw, not hashed yet: its id, or 0 when the table is at
@@ -303,6 +320,8 @@ unreserve:
 untracked:
 	return 0;
 }
+
+NOKPROBE_SYMBOL(twtrace_table_insert);
 
 unsigned int twtrace_table_count(void)
 {

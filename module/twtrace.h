@@ -17,6 +17,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kprobes.h>
 #include <linux/llist.h>
 #include <linux/percpu.h>
 #include <linux/refcount.h>
@@ -53,7 +54,7 @@ struct twtrace_cpu_stats {
 
 extern struct twtrace_cpu_stats __percpu *twtrace_stats;
 
-static inline void twtrace_count(enum twtrace_counter c)
+static nokprobe_inline void twtrace_count(enum twtrace_counter c)
 {
 	this_cpu_inc(twtrace_stats->c[c]);
 }
