@@ -2,35 +2,22 @@
 /*
  * twtrace: probes on the TCP TIME_WAIT lifecycle, and their classification.
  *
- * The probe set is the same on every supported kernel, 5.10 to 7.3
- * (Documentation/twtrace.rst, "Supported kernels"):
+ * The probe set is the same on every supported kernel, 5.10 to 7.3: which
+ * function each probe hooks, at entry or return, what it records and on
+ * which kernels is the probe map in Documentation/internals.rst, "Probe
+ * map"; the order in which a death's reason is decided is its "Death
+ * reasons".
  *
- *  inet_twsk_alloc (ret)       the live-table entry (6.11+); NULL is an
- *                              overflow, "limit" or "nomem"
- *  __inet_twsk_schedule        birth (rearm == false), with the entry up
- *                              to 6.10, and rearm
- *  tcp_twsk_unique (ret)       every reuse decision
- *  tcp_timewait_state_process  (ret) RST received / SYN / RST sent context
- *  tw_timer_handler            expiry context
- *  tcp_abort                   admin destroy context
- *  inet_twsk_deschedule_put    early-death context
- *  inet_twsk_kill              the death, exactly once per hashed tw
- *  tcp_twsk_destructor         the free: last chance for an entry whose kill
- *                              we missed
+ * The deciding probes leave the tw they saw in this CPU's twtrace_ctx, and
+ * inet_twsk_kill() finds it there on the same CPU (internals.rst, "The
+ * deciding probes and the kill"); the one decision taken in process
+ * context, tcp_abort(), is marked on the live-table entry instead.
+ * From 6.11 the live-table entry is made at the allocation
+ * (TWTRACE_ENTRY_AT_ALLOC in compat.h), so that a rearm that comes before
+ * the birth finds it.
  *
- * Every probed function but inet_twsk_alloc and tcp_abort runs in softirq
- * or with BH disabled, and kprobe handlers never nest on one CPU (a nested
- * hit is counted as missed), so the context a deciding probe leaves in
- * this CPU's twtrace_ctx is still there when inet_twsk_kill runs on the
- * same CPU.  The one decision taken in process context (tcp_abort, which
- * may migrate before it disables BH) is marked on the live-table entry
- * instead.
- *
- * From 6.11 the live-table entry is made when the tw is allocated, before
- * anyone else can see it (TWTRACE_ENTRY_AT_ALLOC in compat.h): those
- * kernels hash the tw before they arm its timer, so another CPU can take
- * the peer's FIN and rearm the tw before its birth.  That rearm finds the entry, and the
- * birth record keeps the substate the tw was born in.
+ * Every handler, and every function of ours that a handler calls, is
+ * NOKPROBE_SYMBOL() (internals.rst, "Probe safety").
  */
 #include "twtrace.h"
 

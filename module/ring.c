@@ -21,6 +21,7 @@
  * records that aged.  A reader that polls again as soon as it has read thus
  * sleeps until there is a batch, instead of spinning on single records.
  * The batch is 64 records, or a quarter of what a small ring holds.
+ * Documentation/internals.rst, "Ring buffers", has the whole hand-off.
  */
 #include "twtrace.h"
 

@@ -17,7 +17,8 @@
  * a per-CPU pool, filled in process context by a work item that irq_work
  * kicks when a pool runs low.  A probe is the only taker of its CPU's pool
  * (handlers do not nest on a CPU), so llist_del_first() is safe.  An empty
- * pool makes the birth untracked, as a full table does.
+ * pool makes the birth untracked, as a full table does
+ * (Documentation/internals.rst, "The PREEMPT_RT entry pool").
  */
 #include "twtrace.h"
 
