@@ -8,11 +8,15 @@
  * kernels through stable backports, it is keyed to the feature, read from
  * the target's own headers by Kbuild (TWTRACE_HAVE_*), not to the release;
  * the rest to the release that made it, with the upstream change named.
+ *
+ * The helpers the probe handlers call are nokprobe_inline: always inlined
+ * where kprobes exist, so no probe can land on them.
  */
 #ifndef _TWTRACE_COMPAT_H
 #define _TWTRACE_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/kprobes.h>
 #include <linux/ring_buffer.h>
 #include <linux/timer.h>
 #include <net/inet_timewait_sock.h>
@@ -58,8 +62,8 @@
  * e9bd0cca09d1 ("tcp: Don't allocate tcp_death_row outside of struct
  * netns_ipv4", 6.1) embedded it again.
  */
-static inline const struct inet_timewait_death_row *
-twtrace_tcp_death_row(const struct net *net)
+static nokprobe_inline
+const struct inet_timewait_death_row *twtrace_tcp_death_row(const struct net *net)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0) && \
 	LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
@@ -74,7 +78,7 @@ twtrace_tcp_death_row(const struct net *net)
  * tcp_max_tw_buckets: an atomic_t tw_count before 5.18, then a refcount_t
  * tw_refcount that starts at 1 (fbb8295248e1, 5.18).
  */
-static inline u32 twtrace_tw_count(const struct inet_timewait_death_row *dr)
+static nokprobe_inline u32 twtrace_tw_count(const struct inet_timewait_death_row *dr)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
 	return refcount_read(&dr->tw_refcount) - 1;
@@ -91,7 +95,7 @@ static inline u32 twtrace_tw_count(const struct inet_timewait_death_row *dr)
  * tw_entry_stamp + delay.  Before: the seconds clock must have ticked past
  * tw_ts_recent_stamp, which is what a 1000 ms delay is reported as.
  */
-static inline u32 twtrace_reuse_delay_ms(const struct net *net)
+static nokprobe_inline u32 twtrace_reuse_delay_ms(const struct net *net)
 {
 #ifdef TWTRACE_HAVE_TW_REUSE_DELAY
 	return READ_ONCE(net->ipv4.sysctl_tcp_tw_reuse_delay);
@@ -100,8 +104,8 @@ static inline u32 twtrace_reuse_delay_ms(const struct net *net)
 #endif
 }
 
-static inline bool twtrace_reuse_too_recent(const struct inet_timewait_sock *tw,
-					    u32 delay_ms)
+static nokprobe_inline bool
+twtrace_reuse_too_recent(const struct inet_timewait_sock *tw, u32 delay_ms)
 {
 #ifdef TWTRACE_HAVE_TW_REUSE_DELAY
 	return !time_after32(tcp_clock_ms(),
@@ -118,7 +122,7 @@ static inline bool twtrace_reuse_too_recent(const struct inet_timewait_sock *tw,
  * The TIME_WAIT substate: a volatile field up to 6.1, read with READ_ONCE()
  * since.  READ_ONCE() is right for both.
  */
-static inline u8 twtrace_tw_substate(const struct inet_timewait_sock *tw)
+static nokprobe_inline u8 twtrace_tw_substate(const struct inet_timewait_sock *tw)
 {
 	return READ_ONCE(tw->tw_substate);
 }

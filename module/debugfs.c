@@ -2,22 +2,34 @@
 /*
  * twtrace: the debugfs interface, /sys/kernel/debug/twtrace/.
  *
+ * Every file lives here, on top of the rest of the module: what the files
+ * show comes from the getters and iterators of stats.c, table.c, ring.c
+ * and probes.c, and nothing below calls back into this file.  The formats
+ * are an ABI (Documentation/ABI/testing/debugfs-twtrace): the selftests
+ * and the reader parse them.
+ *
  * Read-only files are 0444 (0400 for the binary cpuN files) and have no
  * mmap or ioctl, so they keep working under lockdown.  Controls are 0600
  * and strict: a write that is not exactly one number in range, written
  * whole at offset 0, returns -EINVAL and changes nothing.
  */
+#include "twtrace.h"
+
+#include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
+#include <linux/ktime.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
+#include <linux/string_helpers.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 
-#include "twtrace.h"
+#include "compat.h"
 
 static struct dentry *twtrace_dir;
 static DEFINE_MUTEX(twtrace_ctl_lock);
@@ -32,17 +44,151 @@ static int version_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(version);
 
-#define TWTRACE_SHOW_FILE(name, fn)				\
-static int name##_show(struct seq_file *m, void *unused)	\
-{								\
-	return fn(m, unused);					\
-}								\
-DEFINE_SHOW_ATTRIBUTE(name)
+static const char * const death_names[] = TWTRACE_DEATH_NAMES;
+static const char * const reuse_names[] = TWTRACE_REUSE_NAMES;
+static const char * const overflow_names[] = TWTRACE_OVERFLOW_NAMES;
 
-TWTRACE_SHOW_FILE(stats, twtrace_stats_show);
-TWTRACE_SHOW_FILE(hist, twtrace_hist_show);
-TWTRACE_SHOW_FILE(live, twtrace_live_show);
-TWTRACE_SHOW_FILE(probes, twtrace_probes_show);
+static int stats_show(struct seq_file *m, void *unused)
+{
+	u64 lost = 0;
+	int i, cpu;
+
+	seq_printf(m, "births %llu\n", twtrace_counter_sum(TWTRACE_C_BIRTHS));
+	seq_printf(m, "rearms %llu\n", twtrace_counter_sum(TWTRACE_C_REARMS));
+	for (i = 0; i < TWTRACE_DEATH_NR; i++)
+		seq_printf(m, "death_%s %llu\n", death_names[i],
+			   twtrace_counter_sum(TWTRACE_C_DEATH + i));
+	for (i = 0; i < TWTRACE_REUSE_NR; i++)
+		seq_printf(m, "reuse_%s %llu\n", reuse_names[i],
+			   twtrace_counter_sum(TWTRACE_C_REUSE + i));
+	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
+		seq_printf(m, "overflow_%s %llu\n", overflow_names[i],
+			   twtrace_counter_sum(TWTRACE_C_OVERFLOW + i));
+	seq_printf(m, "born_before_load %llu\n",
+		   twtrace_counter_sum(TWTRACE_C_BORN_BEFORE_LOAD));
+	seq_printf(m, "untracked %llu\n",
+		   twtrace_counter_sum(TWTRACE_C_UNTRACKED));
+	seq_printf(m, "live %u\n", twtrace_table_count());
+	seq_printf(m, "records %llu\n", twtrace_counter_sum(TWTRACE_C_RECORDS));
+	for_each_possible_cpu(cpu)
+		lost += twtrace_ring_lost_cpu(cpu);
+	seq_printf(m, "lost %llu\n", lost);
+	for_each_possible_cpu(cpu)
+		seq_printf(m, "lost_cpu%d %llu\n", cpu,
+			   twtrace_ring_lost_cpu(cpu));
+	seq_printf(m, "probe_misses %lu\n", twtrace_probes_nmissed());
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+static int hist_show(struct seq_file *m, void *unused)
+{
+	int r, b;
+	u64 n;
+
+	for (r = 0; r < TWTRACE_DEATH_NR; r++) {
+		for (b = 0; b < TWTRACE_HIST_BUCKETS; b++) {
+			n = twtrace_hist_lifetime_sum(r, b);
+			if (n)
+				seq_printf(m, "lifetime %s %d %llu\n",
+					   death_names[r], b, n);
+		}
+	}
+	for (b = 0; b < TWTRACE_HIST_BUCKETS; b++) {
+		n = twtrace_hist_reuse_age_sum(b);
+		if (n)
+			seq_printf(m, "reuse_age %d %llu\n", b, n);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hist);
+
+static void show_addr(struct seq_file *m, const struct twtrace_record *r,
+		      const u8 *addr, u16 port)
+{
+	if (r->family == 6)
+		seq_printf(m, " [%pI6c]:%u", addr, port);
+	else
+		seq_printf(m, " %pI4:%u", addr, port);
+}
+
+struct live_walk {
+	struct seq_file *m;
+	u64 now;
+};
+
+static void live_show_one(const struct twtrace_tw *e, void *arg)
+{
+	struct live_walk *w = arg;
+	struct seq_file *m = w->m;
+	struct twtrace_record r;
+
+	twtrace_fill_tw(&r, e->tw, 0);
+	seq_printf(m, "%llu %u %u", twtrace_tw_id(e), r.netns, r.family);
+	show_addr(m, &r, r.saddr, r.sport);
+	show_addr(m, &r, r.daddr, r.dport);
+	seq_printf(m, " %s %llu %u\n",
+		   READ_ONCE(e->substate) == TWTRACE_SUBSTATE_FIN_WAIT2 ?
+		   "FIN_WAIT2" : "TIME_WAIT",
+		   w->now > e->birth_ns ? w->now - e->birth_ns : 0,
+		   READ_ONCE(e->rearms));
+}
+
+/* The tracked TIME_WAIT sockets, by id: their tw pointers stay here. */
+static int live_show(struct seq_file *m, void *unused)
+{
+	struct live_walk w = { .m = m, .now = ktime_get_ns() };
+
+	seq_puts(m, "# id netns family local remote substate age_ns rearms\n");
+	twtrace_table_for_each(live_show_one, &w);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(live);
+
+static int probes_show(struct seq_file *m, void *unused)
+{
+	struct twtrace_probe_info pi;
+	unsigned int i;
+
+	seq_puts(m, "# symbol attached hits missed fires\n");
+	for (i = 0; twtrace_probe_info(i, &pi); i++)
+		seq_printf(m, "%s %s %lu %lu %s\n", pi.symbol,
+			   str_yes_no(pi.attached), pi.hits, pi.missed,
+			   pi.fires);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(probes);
+
+/* cpuN: the binary records of CPU N's ring (see ring.c). */
+static int cpu_open(struct inode *inode, struct file *file)
+{
+	file->private_data = inode->i_private;
+	return stream_open(inode, file);
+}
+
+static int ring_cpu(struct file *file)
+{
+	return (long)file->private_data;
+}
+
+static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
+			loff_t *ppos)
+{
+	return twtrace_ring_read(ring_cpu(file), ubuf, count,
+				 file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t cpu_poll(struct file *file, poll_table *wait)
+{
+	return twtrace_ring_poll(ring_cpu(file), file, wait);
+}
+
+static const struct file_operations cpu_fops = {
+	.owner		= THIS_MODULE,
+	.open		= cpu_open,
+	.read		= cpu_read,
+	.poll		= cpu_poll,
+};
 
 /* Writable controls: one unsigned number each. */
 struct twtrace_ctl {
@@ -55,12 +201,12 @@ struct twtrace_ctl {
 
 static unsigned int enable_get(void)
 {
-	return READ_ONCE(twtrace_recording);
+	return twtrace_ring_recording();
 }
 
 static int enable_set(unsigned int val)
 {
-	WRITE_ONCE(twtrace_recording, val);
+	twtrace_ring_set_recording(val);
 	return 0;
 }
 
@@ -77,16 +223,12 @@ static int overwrite_set(unsigned int val)
 
 static unsigned int ring_kb_get(void)
 {
-	return READ_ONCE(twtrace_ring_kb);
+	return twtrace_ring_kb();
 }
 
 static int ring_kb_set(unsigned int val)
 {
-	int ret = twtrace_ring_resize(val);
-
-	if (!ret)
-		WRITE_ONCE(twtrace_ring_kb, val);
-	return ret;
+	return twtrace_ring_resize(val);
 }
 
 static int reset_set(unsigned int val)
@@ -99,7 +241,8 @@ static int reset_set(unsigned int val)
 static const struct twtrace_ctl twtrace_ctls[] = {
 	{ "enable", 0600, 0, 1, enable_get, enable_set },
 	{ "overwrite", 0600, 0, 1, overwrite_get, overwrite_set },
-	{ "ring_kb", 0600, 4, 65536, ring_kb_get, ring_kb_set },
+	{ "ring_kb", 0600, TWTRACE_RING_KB_MIN, TWTRACE_RING_KB_MAX,
+	  ring_kb_get, ring_kb_set },
 	{ "reset", 0200, 1, 1, NULL, reset_set },
 };
 
@@ -155,7 +298,8 @@ static const struct file_operations ctl_fops = {
 int twtrace_debugfs_init(void)
 {
 	struct dentry *dir;
-	int i;
+	char name[16];
+	int i, cpu;
 
 	dir = debugfs_create_dir(TWTRACE_DEBUGFS_DIR, NULL);
 	if (IS_ERR(dir))
@@ -169,7 +313,11 @@ int twtrace_debugfs_init(void)
 	for (i = 0; i < ARRAY_SIZE(twtrace_ctls); i++)
 		debugfs_create_file(twtrace_ctls[i].name, twtrace_ctls[i].mode,
 				    dir, (void *)&twtrace_ctls[i], &ctl_fops);
-	twtrace_ring_debugfs(dir);
+	for_each_possible_cpu(cpu) {
+		snprintf(name, sizeof(name), "cpu%d", cpu);
+		debugfs_create_file(name, 0400, dir, (void *)(long)cpu,
+				    &cpu_fops);
+	}
 	twtrace_dir = dir;
 	return 0;
 }

@@ -2,27 +2,17 @@
 /*
  * twtrace: make the TCP TIME_WAIT state observable.
  *
- * Module init and exit.  Init sets up where events go (counters, live
+ * Module init and exit.  Each module parameter lives in the file of the
+ * subsystem that uses it.  Init sets up where events go (counters, live
  * table, rings) before the probes that produce them, and the debugfs files
  * last.  Exit stops the producers first (the probes), then releases the
  * readers and removes the files, then frees what they used; every init
  * failure path unwinds in the reverse order of init.
  */
-#include <linux/build_bug.h>
-#include <linux/module.h>
-#include <linux/moduleparam.h>
-
 #include "twtrace.h"
 
-unsigned int twtrace_max_tracked = 262144;
-module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
-MODULE_PARM_DESC(max_tracked,
-		 "Most TIME_WAIT sockets tracked at once (40 bytes each, plus the hash table); more are counted as untracked");
-
-unsigned int twtrace_ring_kb = 960;
-module_param_named(ring_kb, twtrace_ring_kb, uint, 0444);
-MODULE_PARM_DESC(ring_kb,
-		 "Ring buffer size per CPU in KiB at load (4-65536, default 960: 1 MiB with the ring's own pages); change it later through debugfs ring_kb");
+#include <linux/build_bug.h>
+#include <linux/module.h>
 
 static int __init twtrace_init(void)
 {
@@ -30,9 +20,6 @@ static int __init twtrace_init(void)
 
 	BUILD_BUG_ON(sizeof(struct twtrace_record) != 128);
 	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 40);
-
-	if (twtrace_ring_kb < 4 || twtrace_ring_kb > 65536)
-		return -EINVAL;
 
 	ret = twtrace_stats_init();
 	if (ret)
@@ -51,7 +38,7 @@ static int __init twtrace_init(void)
 	if (ret)
 		goto err_probes;
 
-	pr_info("twtrace: version %s (record ABI %u) loaded\n",
+	pr_info("version %s (record ABI %u) loaded\n",
 		TWTRACE_VERSION, TWTRACE_ABI_VERSION);
 	return 0;
 
@@ -76,7 +63,7 @@ static void __exit twtrace_exit(void)
 	twtrace_ring_exit();
 	twtrace_table_exit();
 	twtrace_stats_exit();
-	pr_info("twtrace: unloaded\n");
+	pr_info("unloaded\n");
 }
 
 module_init(twtrace_init);

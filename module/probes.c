@@ -2,42 +2,30 @@
 /*
  * twtrace: probes on the TCP TIME_WAIT lifecycle, and their classification.
  *
- * The probe set is the same on every supported kernel, 5.10 to 7.3
- * (Documentation/twtrace.rst, "Supported kernels"):
+ * The probe set is the same on every supported kernel, 5.10 to 7.3: which
+ * function each probe hooks, at entry or return, what it records and on
+ * which kernels is the probe map in Documentation/internals.rst, "Probe
+ * map"; the order in which a death's reason is decided is its "Death
+ * reasons".
  *
- *  inet_twsk_alloc (ret)       the live-table entry (6.11+); NULL is an
- *                              overflow, "limit" or "nomem"
- *  __inet_twsk_schedule        birth (rearm == false), with the entry up
- *                              to 6.10, and rearm
- *  tcp_twsk_unique (ret)       every reuse decision
- *  tcp_timewait_state_process  (ret) RST received / SYN / RST sent context
- *  tw_timer_handler            expiry context
- *  tcp_abort                   admin destroy context
- *  inet_twsk_deschedule_put    early-death context
- *  inet_twsk_kill              the death, exactly once per hashed tw
- *  tcp_twsk_destructor         the free: last chance for an entry whose kill
- *                              we missed
+ * The deciding probes leave the tw they saw in this CPU's twtrace_ctx, and
+ * inet_twsk_kill() finds it there on the same CPU (internals.rst, "The
+ * deciding probes and the kill"); the one decision taken in process
+ * context, tcp_abort(), is marked on the live-table entry instead.
+ * From 6.11 the live-table entry is made at the allocation
+ * (TWTRACE_ENTRY_AT_ALLOC in compat.h), so that a rearm that comes before
+ * the birth finds it.
  *
- * Every probed function but inet_twsk_alloc and tcp_abort runs in softirq
- * or with BH disabled, and kprobe handlers never nest on one CPU (a nested
- * hit is counted as missed), so the context a deciding probe leaves in
- * this CPU's twtrace_ctx is still there when inet_twsk_kill runs on the
- * same CPU.  The one decision taken in process context (tcp_abort, which
- * may migrate before it disables BH) is marked on the live-table entry
- * instead.
- *
- * From 6.11 the live-table entry is made when the tw is allocated, before
- * anyone else can see it (TWTRACE_ENTRY_AT_ALLOC in compat.h): those
- * kernels hash the tw before they arm its timer, so another CPU can take
- * the peer's FIN and rearm the tw before its birth.  That rearm finds the entry, and the
- * birth record keeps the substate the tw was born in.
+ * Every handler, and every function of ours that a handler calls, is
+ * NOKPROBE_SYMBOL() (internals.rst, "Probe safety").
  */
+#include "twtrace.h"
+
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
-#include <linux/string_helpers.h>
 #include <linux/timekeeping.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ipv6.h>
@@ -46,7 +34,6 @@
 #include <net/tcp_states.h>
 
 #include "compat.h"
-#include "twtrace.h"
 
 /* What the deciding probes left on this CPU for inet_twsk_kill. */
 struct twtrace_ctx {
@@ -94,49 +81,30 @@ static void hit(enum twtrace_probe_id id)
 	this_cpu_inc(twtrace_hits->n[id]);
 }
 
+NOKPROBE_SYMBOL(hit);
+
 static bool is_tcp_tw(const struct inet_timewait_sock *tw)
 {
 	/* DCCP shares this code with a death row of its own. */
 	return tw->tw_dr == twtrace_tcp_death_row(twsk_net(tw));
 }
 
+NOKPROBE_SYMBOL(is_tcp_tw);
+
 static struct inet_timewait_sock *arg_tw(struct pt_regs *regs, unsigned int n)
 {
 	return (struct inet_timewait_sock *)regs_get_kernel_argument(regs, n);
 }
 
-/* 4-tuple and netns of a full socket or a tw (they share sock_common). */
-static void fill_tuple(struct twtrace_record *rec,
-		       const struct sock_common *skc, u16 lport)
-{
-	rec->sport = lport;
-	rec->dport = ntohs(skc->skc_dport);
-	rec->netns = read_pnet(&skc->skc_net)->ns.inum;
-	if (skc->skc_family == AF_INET6) {
-		rec->family = 6;
-		memcpy(rec->saddr, &skc->skc_v6_rcv_saddr, 16);
-		memcpy(rec->daddr, &skc->skc_v6_daddr, 16);
-	} else {
-		rec->family = 4;
-		memcpy(rec->saddr, &skc->skc_rcv_saddr, 4);
-		memcpy(rec->daddr, &skc->skc_daddr, 4);
-	}
-}
-
-void twtrace_fill_tw(struct twtrace_record *rec,
-		     const struct inet_timewait_sock *tw, u8 type)
-{
-	memset(rec, 0, sizeof(*rec));
-	rec->type = type;
-	fill_tuple(rec, &tw->__tw_common, tw->tw_num);
-	rec->substate = twtrace_tw_substate(tw);
-}
+NOKPROBE_SYMBOL(arg_tw);
 
 /* FIN_WAIT2 time in a u32 of us (71 minutes), saturating; 0 is "never". */
 static u32 ns_to_us_u32(u64 ns)
 {
 	return clamp_t(u64, div_u64(ns, NSEC_PER_USEC), 1, U32_MAX);
 }
+
+NOKPROBE_SYMBOL(ns_to_us_u32);
 
 /*
  * The substate @e was born in, even if a rearm came before the birth: a
@@ -151,6 +119,8 @@ static u8 birth_substate(const struct twtrace_tw *e)
 	smp_rmb();	/* pairs with the smp_wmb() in schedule_pre() */
 	return READ_ONCE(e->fin_wait2_us) ? TCP_FIN_WAIT2 : sub;
 }
+
+NOKPROBE_SYMBOL(birth_substate);
 
 /*
  * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
@@ -174,6 +144,8 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 	twtrace_table_put(e);
 	return id;
 }
+
+NOKPROBE_SYMBOL(birth_entry);
 
 /* __inet_twsk_schedule(tw, timeo, rearm) */
 static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
@@ -234,6 +206,8 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(schedule_pre);
+
 static enum twtrace_death_reason
 early_death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 		   const struct twtrace_tw *e)
@@ -264,6 +238,8 @@ early_death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 	return TWTRACE_DEATH_UNKNOWN;
 }
 
+NOKPROBE_SYMBOL(early_death_reason);
+
 static bool probe_attached(enum twtrace_probe_id id);
 
 static enum twtrace_death_reason
@@ -286,6 +262,8 @@ death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 		return TWTRACE_DEATH_EXPIRED;
 	return TWTRACE_DEATH_UNKNOWN;
 }
+
+NOKPROBE_SYMBOL(death_reason);
 
 static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		       enum twtrace_death_reason reason, u64 now)
@@ -325,6 +303,8 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 	twtrace_ring_emit(rec);
 }
 
+NOKPROBE_SYMBOL(emit_death);
+
 /* inet_twsk_kill(tw): every death passes here exactly once. */
 static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -348,6 +328,8 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 	rcu_read_unlock();
 	return 0;
 }
+
+NOKPROBE_SYMBOL(kill_pre);
 
 /*
  * tcp_twsk_destructor(sk): inet_twsk_free() is freeing the tw.  Its entry
@@ -381,6 +363,8 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(free_pre);
+
 /* inet_twsk_deschedule_put(tw): an early death may follow. */
 static int desched_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -392,6 +376,8 @@ static int desched_pre(struct kprobe *p, struct pt_regs *regs)
 	this_cpu_write(twtrace_ctx.desched, tw);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(desched_pre);
 
 /* tw_timer_handler(timer): tail-jumps into inet_twsk_kill(). */
 static int timer_pre(struct kprobe *p, struct pt_regs *regs)
@@ -405,6 +391,8 @@ static int timer_pre(struct kprobe *p, struct pt_regs *regs)
 	this_cpu_write(twtrace_ctx.expiring, tw);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(timer_pre);
 
 /* tcp_abort(sk, err): SOCK_DESTROY; for a tw, always its death. */
 static int abort_pre(struct kprobe *p, struct pt_regs *regs)
@@ -427,6 +415,8 @@ static int abort_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(abort_pre);
+
 /* tcp_timewait_state_process(tw, skb, th[, tw_isn]) */
 struct tsp_data {
 	struct inet_timewait_sock *tw;
@@ -442,6 +432,8 @@ static int tsp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(tsp_entry);
+
 static int tsp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct tsp_data *d = (struct tsp_data *)ri->data;
@@ -452,6 +444,8 @@ static int tsp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	ctx->tsp_ret = (int)regs_return_value(regs);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(tsp_ret);
 
 /* inet_twsk_alloc(sk, dr, state): the entry, or an overflow. */
 struct alloc_data {
@@ -478,6 +472,8 @@ static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(alloc_entry);
+
 static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct alloc_data *d = (struct alloc_data *)ri->data;
@@ -501,7 +497,7 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	rec.type = TWTRACE_EV_OVERFLOW;
 	rec.ts_ns = ktime_get_ns();
 	/* tcp_time_wait() still holds the full socket. */
-	fill_tuple(&rec, &d->sk->__sk_common, d->sk->sk_num);
+	twtrace_fill_tuple(&rec, &d->sk->__sk_common, d->sk->sk_num);
 	rec.substate = d->state;
 	rec.reason = reason;
 	rec.overflow.tw_count = d->count;
@@ -510,6 +506,8 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	twtrace_ring_emit(&rec);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(alloc_ret);
 
 /* tcp_twsk_unique(sk, sktw, twp): 1 if the connect may take the tw over. */
 struct unique_data {
@@ -532,6 +530,8 @@ static bool tw_is_loopback(const struct inet_timewait_sock *tw)
 	return ipv4_is_loopback(tw->tw_daddr) ||
 	       ipv4_is_loopback(tw->tw_rcv_saddr);
 }
+
+NOKPROBE_SYMBOL(tw_is_loopback);
 
 /*
  * The kernel's policy, evaluated in its order (Documentation/twtrace.rst,
@@ -558,13 +558,15 @@ reuse_policy(const struct inet_timewait_sock *tw, u8 reuse, bool bound,
 	return TWTRACE_REUSE_ALLOW_REUSE;
 }
 
+NOKPROBE_SYMBOL(reuse_policy);
+
 /* The connecting socket's tuple; its local port is not set yet. */
 static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
 		      u16 lport)
 {
 	struct twtrace_record c = {};
 
-	fill_tuple(&c, &sk->__sk_common, lport);
+	twtrace_fill_tuple(&c, &sk->__sk_common, lport);
 	rec->reuse.sport = c.sport;
 	rec->reuse.dport = c.dport;
 	memcpy(rec->reuse.saddr, c.saddr, sizeof(c.saddr));
@@ -574,6 +576,8 @@ static void fill_peer(struct twtrace_record *rec, const struct sock *sk,
 	    memcmp(c.daddr, rec->daddr, sizeof(c.daddr)))
 		rec->flags |= TWTRACE_F_TUPLE_DIFFERS;
 }
+
+NOKPROBE_SYMBOL(fill_peer);
 
 static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -611,6 +615,8 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+NOKPROBE_SYMBOL(unique_entry);
+
 static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct unique_data *d = (struct unique_data *)ri->data;
@@ -637,6 +643,8 @@ static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	twtrace_ring_emit(rec);
 	return 0;
 }
+
+NOKPROBE_SYMBOL(unique_ret);
 
 static struct kretprobe rp_alloc = {
 	.kp.symbol_name	= "inet_twsk_alloc",
@@ -679,6 +687,8 @@ static bool probe_attached(enum twtrace_probe_id id)
 {
 	return twtrace_probes[id].attached;
 }
+
+NOKPROBE_SYMBOL(probe_attached);
 
 /*
  * A probe can attach to a function and still never fire: the compiler
@@ -758,7 +768,7 @@ int twtrace_probes_register(void)
 			p->attached = true;
 			continue;
 		}
-		pr_warn("twtrace: cannot probe %s: %d\n", probe_symbol(p), ret);
+		pr_warn("cannot probe %s: %d\n", probe_symbol(p), ret);
 		if (p->required)
 			goto err_unwind;
 	}
@@ -799,19 +809,21 @@ unsigned long twtrace_probes_nmissed(void)
 	return n;
 }
 
-int twtrace_probes_show(struct seq_file *m, void *unused)
+/*
+ * Probe @i as the "probes" file shows it: false past the last probe.  Its
+ * order is the registration order.
+ */
+bool twtrace_probe_info(unsigned int i, struct twtrace_probe_info *info)
 {
 	const struct twtrace_probe *p;
-	unsigned long hits;
-	int i;
 
-	seq_puts(m, "# symbol attached hits missed fires\n");
-	for (i = 0; i < P_NR; i++) {
-		p = &twtrace_probes[i];
-		hits = probe_hits(i);
-		seq_printf(m, "%s %s %lu %lu %s\n", probe_symbol(p),
-			   str_yes_no(p->attached), hits, probe_nmissed(p),
-			   probe_fires(i, hits));
-	}
-	return 0;
+	if (i >= P_NR)
+		return false;
+	p = &twtrace_probes[i];
+	info->symbol = probe_symbol(p);
+	info->attached = p->attached;
+	info->hits = probe_hits(i);
+	info->missed = probe_nmissed(p);
+	info->fires = probe_fires(i, info->hits);
+	return true;
 }

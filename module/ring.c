@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace: the per-CPU ring buffers and the cpuN files that drain them.
+ * twtrace: the per-CPU ring buffers and their readers' wait queues; the
+ * cpuN files in debugfs.c drain them through twtrace_ring_read() and
+ * twtrace_ring_poll().
  *
  * One kernel tracing ring buffer (it keeps one buffer per CPU) holds fixed
  * size records.  Probes write to their own CPU's buffer, locklessly.  In
@@ -19,20 +21,24 @@
  * records that aged.  A reader that polls again as soon as it has read thus
  * sleeps until there is a batch, instead of spinning on single records.
  * The batch is 64 records, or a quarter of what a small ring holds.
+ * Documentation/internals.rst, "Ring buffers", has the whole hand-off.
  */
-#include <linux/debugfs.h>
+#include "twtrace.h"
+
 #include <linux/fs.h>
 #include <linux/irq_work.h>
+#include <linux/kprobes.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/ring_buffer.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
 #include "compat.h"
-#include "twtrace.h"
 
 #define TWTRACE_WAKE_BATCH	64
 #define TWTRACE_WAKE_DELAY_MS	50
@@ -49,13 +55,23 @@ struct twtrace_ring {
 	u64 overrun_base;		/* ring overruns at the last reset */
 };
 
+/* Read at load, then kept current by twtrace_ring_resize(). */
+static unsigned int twtrace_ring_kb_param = TWTRACE_RING_KB_DEFAULT;
+module_param_named(ring_kb, twtrace_ring_kb_param, uint, 0444);
+MODULE_PARM_DESC(ring_kb,
+		 "Ring buffer size per CPU in KiB at load ("
+		 __stringify(TWTRACE_RING_KB_MIN) "-"
+		 __stringify(TWTRACE_RING_KB_MAX) ", default "
+		 __stringify(TWTRACE_RING_KB_DEFAULT)
+		 ": 1 MiB with the ring's own pages); change it later through debugfs ring_kb");
+
 static struct trace_buffer *twtrace_rb;
 static struct twtrace_ring *twtrace_rings;	/* [nr_cpu_ids] */
 static bool twtrace_overwrite_on;
 static bool twtrace_dying;
 static struct timer_list twtrace_flush_timer;
 static unsigned int twtrace_wake_batch = TWTRACE_WAKE_BATCH;
-bool twtrace_recording = true;
+static bool twtrace_recording = true;
 
 static void twtrace_ring_wake(struct irq_work *work)
 {
@@ -125,10 +141,18 @@ static bool ring_ready_or_arm(int cpu)
 	return false;
 }
 
+static bool ring_kb_valid(unsigned int kb)
+{
+	return kb >= TWTRACE_RING_KB_MIN && kb <= TWTRACE_RING_KB_MAX;
+}
+
 int twtrace_ring_init(void)
 {
+	unsigned int kb = twtrace_ring_kb_param;
 	int cpu;
 
+	if (!ring_kb_valid(kb))
+		return -EINVAL;
 	twtrace_rings = kcalloc(nr_cpu_ids, sizeof(*twtrace_rings), GFP_KERNEL);
 	if (!twtrace_rings)
 		return -ENOMEM;
@@ -138,13 +162,13 @@ int twtrace_ring_init(void)
 		mutex_init(&twtrace_rings[cpu].read_lock);
 	}
 	timer_setup(&twtrace_flush_timer, twtrace_flush, 0);
-	twtrace_rb = ring_buffer_alloc((unsigned long)twtrace_ring_kb << 10, 0);
+	twtrace_rb = ring_buffer_alloc((unsigned long)kb << 10, 0);
 	if (!twtrace_rb) {
 		kfree(twtrace_rings);
 		twtrace_rings = NULL;
 		return -ENOMEM;
 	}
-	ring_batch_set(twtrace_ring_kb);
+	ring_batch_set(kb);
 	return 0;
 }
 
@@ -204,6 +228,8 @@ void twtrace_ring_emit(struct twtrace_record *rec)
 		irq_work_queue(&r->wake);
 }
 
+NOKPROBE_SYMBOL(twtrace_ring_emit);
+
 u64 twtrace_ring_lost_cpu(int cpu)
 {
 	struct twtrace_ring *r = &twtrace_rings[cpu];
@@ -223,14 +249,34 @@ void twtrace_ring_reset_lost(void)
 	}
 }
 
+bool twtrace_ring_recording(void)
+{
+	return READ_ONCE(twtrace_recording);
+}
+
+void twtrace_ring_set_recording(bool on)
+{
+	WRITE_ONCE(twtrace_recording, on);
+}
+
+unsigned int twtrace_ring_kb(void)
+{
+	return READ_ONCE(twtrace_ring_kb_param);
+}
+
+/* Callers serialise resizes. */
 int twtrace_ring_resize(unsigned int kb)
 {
-	int ret = ring_buffer_resize(twtrace_rb, (unsigned long)kb << 10,
-				     RING_BUFFER_ALL_CPUS);
+	int ret;
 
+	if (!ring_kb_valid(kb))
+		return -EINVAL;
+	ret = ring_buffer_resize(twtrace_rb, (unsigned long)kb << 10,
+				 RING_BUFFER_ALL_CPUS);
 	if (ret < 0)
 		return ret;
 	ring_batch_set(kb);
+	WRITE_ONCE(twtrace_ring_kb_param, kb);
 	return 0;
 }
 
@@ -245,19 +291,13 @@ bool twtrace_ring_overwrite(void)
 	return READ_ONCE(twtrace_overwrite_on);
 }
 
-static int ring_cpu(struct file *file)
-{
-	return (long)file->private_data;
-}
-
 /*
- * Whole records, as many as are pending and fit.  With none pending, block
- * (unless O_NONBLOCK) until the ring is ready.
+ * Whole records of @cpu's ring into @ubuf, as many as are pending and fit.
+ * With none pending, block (unless @nonblock) until the ring is ready.
  */
-static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
-			loff_t *ppos)
+ssize_t twtrace_ring_read(int cpu, char __user *ubuf, size_t count,
+			  bool nonblock)
 {
-	int cpu = ring_cpu(file);
 	struct twtrace_ring *r = &twtrace_rings[cpu];
 	struct twtrace_record rec;
 	struct ring_buffer_event *ev;
@@ -286,7 +326,7 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 			return done;
 		if (READ_ONCE(twtrace_dying))
 			return 0;
-		if (file->f_flags & O_NONBLOCK)
+		if (nonblock)
 			return -EAGAIN;
 		/* The condition runs once on the wait queue: see above. */
 		ret = wait_event_interruptible(r->wq, ring_ready_or_arm(cpu));
@@ -295,36 +335,10 @@ static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t count,
 	}
 }
 
-static __poll_t cpu_poll(struct file *file, poll_table *wait)
+/* poll() on @cpu's ring: readable once the ring is ready. */
+__poll_t twtrace_ring_poll(int cpu, struct file *file,
+			   struct poll_table_struct *wait)
 {
-	int cpu = ring_cpu(file);
-
 	poll_wait(file, &twtrace_rings[cpu].wq, wait);
 	return ring_ready_or_arm(cpu) ? EPOLLIN | EPOLLRDNORM : 0;
-}
-
-static int cpu_open(struct inode *inode, struct file *file)
-{
-	file->private_data = inode->i_private;
-	return stream_open(inode, file);
-}
-
-static const struct file_operations cpu_fops = {
-	.owner		= THIS_MODULE,
-	.open		= cpu_open,
-	.read		= cpu_read,
-	.poll		= cpu_poll,
-};
-
-int twtrace_ring_debugfs(struct dentry *dir)
-{
-	char name[16];
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		snprintf(name, sizeof(name), "cpu%d", cpu);
-		debugfs_create_file(name, 0400, dir, (void *)(long)cpu,
-				    &cpu_fops);
-	}
-	return 0;
 }

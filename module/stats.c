@@ -4,22 +4,19 @@
  *
  * Every event is counted here, whatever happens to its record, so the
  * "stats" and "hist" files are exact even when the rings drop records.
- * Probes only increment their own CPU's copy; readers sum at read time.
+ * Probes only increment their own CPU's copy; readers sum at read time,
+ * through the getters below (debugfs.c prints them).
  */
+#include "twtrace.h"
+
 #include <linux/cpumask.h>
 #include <linux/errno.h>
+#include <linux/kprobes.h>
 #include <linux/log2.h>
-#include <linux/seq_file.h>
 #include <linux/string.h>
-
-#include "twtrace.h"
 
 /* Dynamic: too large for the modules' static per-CPU reserve. */
 struct twtrace_cpu_stats __percpu *twtrace_stats;
-
-static const char * const death_names[] = TWTRACE_DEATH_NAMES;
-static const char * const reuse_names[] = TWTRACE_REUSE_NAMES;
-static const char * const overflow_names[] = TWTRACE_OVERFLOW_NAMES;
 
 int twtrace_stats_init(void)
 {
@@ -38,15 +35,21 @@ static unsigned int hist_bucket(u64 ns)
 	return ns ? ilog2(ns) : 0;
 }
 
+NOKPROBE_SYMBOL(hist_bucket);
+
 void twtrace_hist_lifetime(enum twtrace_death_reason r, u64 ns)
 {
 	this_cpu_inc(twtrace_stats->lifetime[r][hist_bucket(ns)]);
 }
 
+NOKPROBE_SYMBOL(twtrace_hist_lifetime);
+
 void twtrace_hist_reuse_age(u64 ns)
 {
 	this_cpu_inc(twtrace_stats->reuse_age[hist_bucket(ns)]);
 }
+
+NOKPROBE_SYMBOL(twtrace_hist_reuse_age);
 
 u64 twtrace_counter_sum(enum twtrace_counter c)
 {
@@ -71,38 +74,6 @@ void twtrace_stats_reset(void)
 		       sizeof(struct twtrace_cpu_stats));
 }
 
-int twtrace_stats_show(struct seq_file *m, void *unused)
-{
-	u64 lost = 0;
-	int i, cpu;
-
-	seq_printf(m, "births %llu\n", twtrace_counter_sum(TWTRACE_C_BIRTHS));
-	seq_printf(m, "rearms %llu\n", twtrace_counter_sum(TWTRACE_C_REARMS));
-	for (i = 0; i < TWTRACE_DEATH_NR; i++)
-		seq_printf(m, "death_%s %llu\n", death_names[i],
-			   twtrace_counter_sum(TWTRACE_C_DEATH + i));
-	for (i = 0; i < TWTRACE_REUSE_NR; i++)
-		seq_printf(m, "reuse_%s %llu\n", reuse_names[i],
-			   twtrace_counter_sum(TWTRACE_C_REUSE + i));
-	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
-		seq_printf(m, "overflow_%s %llu\n", overflow_names[i],
-			   twtrace_counter_sum(TWTRACE_C_OVERFLOW + i));
-	seq_printf(m, "born_before_load %llu\n",
-		   twtrace_counter_sum(TWTRACE_C_BORN_BEFORE_LOAD));
-	seq_printf(m, "untracked %llu\n",
-		   twtrace_counter_sum(TWTRACE_C_UNTRACKED));
-	seq_printf(m, "live %u\n", twtrace_table_count());
-	seq_printf(m, "records %llu\n", twtrace_counter_sum(TWTRACE_C_RECORDS));
-	for_each_possible_cpu(cpu)
-		lost += twtrace_ring_lost_cpu(cpu);
-	seq_printf(m, "lost %llu\n", lost);
-	for_each_possible_cpu(cpu)
-		seq_printf(m, "lost_cpu%d %llu\n", cpu,
-			   twtrace_ring_lost_cpu(cpu));
-	seq_printf(m, "probe_misses %lu\n", twtrace_probes_nmissed());
-	return 0;
-}
-
 static u64 hist_sum(const u64 *(*get)(int cpu, int r), int r, int b)
 {
 	u64 sum = 0;
@@ -123,23 +94,14 @@ static const u64 *reuse_age_of(int cpu, int r)
 	return per_cpu_ptr(twtrace_stats, cpu)->reuse_age;
 }
 
-int twtrace_hist_show(struct seq_file *m, void *unused)
+/* One bucket of a lifetime histogram, summed over the CPUs. */
+u64 twtrace_hist_lifetime_sum(enum twtrace_death_reason r, unsigned int b)
 {
-	int r, b;
-	u64 n;
+	return hist_sum(lifetime_of, r, b);
+}
 
-	for (r = 0; r < TWTRACE_DEATH_NR; r++) {
-		for (b = 0; b < TWTRACE_HIST_BUCKETS; b++) {
-			n = hist_sum(lifetime_of, r, b);
-			if (n)
-				seq_printf(m, "lifetime %s %d %llu\n",
-					   death_names[r], b, n);
-		}
-	}
-	for (b = 0; b < TWTRACE_HIST_BUCKETS; b++) {
-		n = hist_sum(reuse_age_of, 0, b);
-		if (n)
-			seq_printf(m, "reuse_age %d %llu\n", b, n);
-	}
-	return 0;
+/* One bucket of the reuse age histogram, summed over the CPUs. */
+u64 twtrace_hist_reuse_age_sum(unsigned int b)
+{
+	return hist_sum(reuse_age_of, 0, b);
 }

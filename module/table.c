@@ -9,18 +9,24 @@
  * file take a reference to use one (twtrace_table_get()); the last
  * reference frees it after an RCU grace period, since lookups walk the
  * table under rcu_read_lock().  The tw pointer never leaves the kernel:
- * readers see the entry's id.
+ * readers see the entry's id.  twtrace_table_for_each() hands the entries
+ * to the "live" file, in debugfs.c.
  *
  * On PREEMPT_RT the slab allocator takes sleeping locks, and the probes
  * that make entries run with preemption disabled: there entries come from
  * a per-CPU pool, filled in process context by a work item that irq_work
  * kicks when a pool runs low.  A probe is the only taker of its CPU's pool
  * (handlers do not nest on a CPU), so llist_del_first() is safe.  An empty
- * pool makes the birth untracked, as a full table does.
+ * pool makes the birth untracked, as a full table does
+ * (Documentation/internals.rst, "The PREEMPT_RT entry pool").
  */
+#include "twtrace.h"
+
 #include <linux/atomic.h>
 #include <linux/irq_work.h>
+#include <linux/kprobes.h>
 #include <linux/llist.h>
+#include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable.h>
@@ -30,7 +36,11 @@
 #include <net/net_namespace.h>
 
 #include "compat.h"
-#include "twtrace.h"
+
+static unsigned int twtrace_max_tracked = 262144;
+module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
+MODULE_PARM_DESC(max_tracked,
+		 "Most TIME_WAIT sockets tracked at once (40 bytes each, plus the hash table); more are counted as untracked");
 
 static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;
@@ -54,6 +64,8 @@ static bool pool_used(void)
 {
 	return IS_ENABLED(CONFIG_PREEMPT_RT);
 }
+
+NOKPROBE_SYMBOL(pool_used);
 
 /* Fill every CPU's pool, in process context. */
 static void twtrace_pool_fill(struct work_struct *work)
@@ -97,6 +109,8 @@ static struct twtrace_tw *twtrace_tw_alloc(void)
 	return n ? llist_entry(n, struct twtrace_tw, free) : NULL;
 }
 
+NOKPROBE_SYMBOL(twtrace_tw_alloc);
+
 /* An entry that never made it into the table, from a probe. */
 static void twtrace_tw_unalloc(struct twtrace_tw *e)
 {
@@ -110,6 +124,8 @@ static void twtrace_tw_unalloc(struct twtrace_tw *e)
 	llist_add(&e->free, &p->free);
 	atomic_inc(&p->n);
 }
+
+NOKPROBE_SYMBOL(twtrace_tw_unalloc);
 
 static int twtrace_pool_init(void)
 {
@@ -208,11 +224,15 @@ struct twtrace_tw *twtrace_table_get(const struct inet_timewait_sock *tw)
 	return e;
 }
 
+NOKPROBE_SYMBOL(twtrace_table_get);
+
 void twtrace_table_put(struct twtrace_tw *e)
 {
 	if (refcount_dec_and_test(&e->ref))
 		call_rcu(&e->rcu, twtrace_tw_free_rcu);
 }
+
+NOKPROBE_SYMBOL(twtrace_table_put);
 
 /* Unlink @e, whose reference the caller holds, and drop the table's. */
 void twtrace_table_remove(struct twtrace_tw *e)
@@ -224,6 +244,8 @@ void twtrace_table_remove(struct twtrace_tw *e)
 	atomic_dec(&twtrace_tracked);
 	twtrace_table_put(e);
 }
+
+NOKPROBE_SYMBOL(twtrace_table_remove);
 
 /*
  * The entry keeps the low 32 bits of its id; the high ones follow from the
@@ -238,6 +260,8 @@ u64 twtrace_tw_id(const struct twtrace_tw *e)
 	return last + (s32)(e->id - (u32)last);
 }
 
+NOKPROBE_SYMBOL(twtrace_tw_id);
+
 /* Take one of the max_tracked places, if one is free. */
 static bool twtrace_table_reserve(void)
 {
@@ -249,6 +273,8 @@ static bool twtrace_table_reserve(void)
 	} while (!atomic_try_cmpxchg(&twtrace_tracked, &n, n + 1));
 	return true;
 }
+
+NOKPROBE_SYMBOL(twtrace_table_reserve);
 
 /*
  * A new entry for @tw, not hashed yet: its id, or 0 when the table is at
@@ -296,32 +322,24 @@ untracked:
 	return 0;
 }
 
+NOKPROBE_SYMBOL(twtrace_table_insert);
+
 unsigned int twtrace_table_count(void)
 {
 	return atomic_read(&twtrace_tracked);
 }
 
-static void show_addr(struct seq_file *m, const struct twtrace_record *r,
-		      const u8 *addr, u16 port)
-{
-	if (r->family == 6)
-		seq_printf(m, " [%pI6c]:%u", addr, port);
-	else
-		seq_printf(m, " %pI4:%u", addr, port);
-}
-
 /*
- * The "live" file.  The tw memory is SLAB_TYPESAFE_BY_RCU (TCP's slab), so
- * reading it under RCU is safe even if it dies meanwhile.
+ * Call @fn on every entry whose tw is hashed, holding a reference to the
+ * entry, under RCU.  The tw memory is SLAB_TYPESAFE_BY_RCU (TCP's slab),
+ * so @fn may read it even if the tw dies meanwhile.
  */
-int twtrace_live_show(struct seq_file *m, void *unused)
+void twtrace_table_for_each(void (*fn)(const struct twtrace_tw *e, void *arg),
+			    void *arg)
 {
 	struct rhashtable_iter iter;
-	struct twtrace_record r;
 	struct twtrace_tw *e;
-	u64 now = ktime_get_ns();
 
-	seq_puts(m, "# id netns family local remote substate age_ns rearms\n");
 	rhashtable_walk_enter(&twtrace_table, &iter);
 	rhashtable_walk_start(&iter);
 	while ((e = rhashtable_walk_next(&iter))) {
@@ -329,22 +347,10 @@ int twtrace_live_show(struct seq_file *m, void *unused)
 		if (IS_ERR(e) || !refcount_inc_not_zero(&e->ref))
 			continue;
 		/* Allocated, not hashed yet: not a TIME_WAIT socket so far. */
-		if (!refcount_read(&e->tw->tw_refcnt)) {
-			twtrace_table_put(e);
-			continue;
-		}
-		twtrace_fill_tw(&r, e->tw, 0);
-		seq_printf(m, "%llu %u %u", twtrace_tw_id(e), r.netns, r.family);
-		show_addr(m, &r, r.saddr, r.sport);
-		show_addr(m, &r, r.daddr, r.dport);
-		seq_printf(m, " %s %llu %u\n",
-			   READ_ONCE(e->substate) == TWTRACE_SUBSTATE_FIN_WAIT2 ?
-			   "FIN_WAIT2" : "TIME_WAIT",
-			   now > e->birth_ns ? now - e->birth_ns : 0,
-			   READ_ONCE(e->rearms));
+		if (refcount_read(&e->tw->tw_refcnt))
+			fn(e, arg);
 		twtrace_table_put(e);
 	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
-	return 0;
 }

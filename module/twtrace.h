@@ -1,23 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * twtrace: internal interfaces between the module's files.
+ *
+ * Calls go one way, down: main.c and debugfs.c on top, then probes.c, then
+ * table.c, ring.c and record.c, then stats.c (Documentation/internals.rst,
+ * "Layout").  Only debugfs.c prints to the debugfs files, through the
+ * getters and iterators declared here; only compat.h knows kernel versions.
  */
 #ifndef _TWTRACE_H
 #define _TWTRACE_H
 
+/*
+ * Every message the module prints starts with "twtrace: ".  This header
+ * comes first in every .c file, before any kernel header brings in the
+ * default pr_fmt (a later definition would be a redefinition warning).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
 #include <linux/llist.h>
 #include <linux/percpu.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable-types.h>
-#include <linux/seq_file.h>
 #include <linux/types.h>
 #include <uapi/linux/twtrace.h>
 
+struct file;
 struct inet_timewait_sock;
-
-/* main.c: module parameters */
-extern unsigned int twtrace_max_tracked;
-extern unsigned int twtrace_ring_kb;
+struct poll_table_struct;
+struct sock_common;
 
 /*
  * stats.c: per-CPU counters and log2 histograms.  Every event is counted
@@ -43,7 +54,7 @@ struct twtrace_cpu_stats {
 
 extern struct twtrace_cpu_stats __percpu *twtrace_stats;
 
-static inline void twtrace_count(enum twtrace_counter c)
+static nokprobe_inline void twtrace_count(enum twtrace_counter c)
 {
 	this_cpu_inc(twtrace_stats->c[c]);
 }
@@ -54,9 +65,9 @@ void twtrace_stats_exit(void);
 void twtrace_hist_lifetime(enum twtrace_death_reason r, u64 ns);
 void twtrace_hist_reuse_age(u64 ns);
 u64 twtrace_counter_sum(enum twtrace_counter c);
+u64 twtrace_hist_lifetime_sum(enum twtrace_death_reason r, unsigned int b);
+u64 twtrace_hist_reuse_age_sum(unsigned int b);
 void twtrace_stats_reset(void);
-int twtrace_stats_show(struct seq_file *m, void *unused);
-int twtrace_hist_show(struct seq_file *m, void *unused);
 
 /*
  * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never
@@ -97,30 +108,56 @@ void twtrace_table_put(struct twtrace_tw *e);
 void twtrace_table_remove(struct twtrace_tw *e);
 u64 twtrace_tw_id(const struct twtrace_tw *e);
 unsigned int twtrace_table_count(void);
-int twtrace_live_show(struct seq_file *m, void *unused);
+void twtrace_table_for_each(void (*fn)(const struct twtrace_tw *e, void *arg),
+			    void *arg);
 
-/* ring.c: per-CPU ring buffers and the cpuN files. */
-extern bool twtrace_recording;
+/*
+ * ring.c: per-CPU ring buffers and their readers' wait queues.  The bounds
+ * of the ring size hold for the ring_kb module parameter and the debugfs
+ * control alike.
+ */
+#define TWTRACE_RING_KB_MIN	4
+#define TWTRACE_RING_KB_MAX	65536
+#define TWTRACE_RING_KB_DEFAULT	960	/* 1 MiB with the ring's own pages */
+
 int twtrace_ring_init(void);
 void twtrace_ring_stop(void);
 void twtrace_ring_exit(void);
 void twtrace_ring_emit(struct twtrace_record *rec);
+bool twtrace_ring_recording(void);
+void twtrace_ring_set_recording(bool on);
+unsigned int twtrace_ring_kb(void);
 int twtrace_ring_resize(unsigned int kb);
 void twtrace_ring_set_overwrite(bool on);
 bool twtrace_ring_overwrite(void);
 u64 twtrace_ring_lost_cpu(int cpu);
 void twtrace_ring_reset_lost(void);
-int twtrace_ring_debugfs(struct dentry *dir);
+ssize_t twtrace_ring_read(int cpu, char __user *ubuf, size_t count,
+			  bool nonblock);
+__poll_t twtrace_ring_poll(int cpu, struct file *file,
+			   struct poll_table_struct *wait);
 
-/* probes.c */
+/* record.c: the socket identity in a record. */
+void twtrace_fill_tuple(struct twtrace_record *rec,
+			const struct sock_common *skc, u16 lport);
 void twtrace_fill_tw(struct twtrace_record *rec,
 		     const struct inet_timewait_sock *tw, u8 type);
+
+/* probes.c: the probes, their hits and what they classify. */
+struct twtrace_probe_info {
+	const char *symbol;
+	bool attached;
+	unsigned long hits;
+	unsigned long missed;
+	const char *fires;	/* "yes", "no" or "never" */
+};
+
 int twtrace_probes_register(void);
 void twtrace_probes_unregister(void);
 unsigned long twtrace_probes_nmissed(void);
-int twtrace_probes_show(struct seq_file *m, void *unused);
+bool twtrace_probe_info(unsigned int i, struct twtrace_probe_info *info);
 
-/* debugfs.c */
+/* debugfs.c: every file, on top of the getters above; main.c its only user. */
 int twtrace_debugfs_init(void);
 void twtrace_debugfs_exit(void);
 
