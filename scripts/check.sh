@@ -205,11 +205,16 @@ log=$out/metadata.log
 		 'MODULE_VERSION(TWTRACE_VERSION)'; do
 		grep -q "$f" "$top/module/main.c" || echo "module/main.c lacks $f"
 	done
-	for p in $(sed -n 's/^module_param_named(\([a-z_]*\),.*/\1/p' \
-		   "$top/module/main.c"); do
-		grep -q "MODULE_PARM_DESC($p," "$top/module/main.c" ||
-			echo "parameter $p has no MODULE_PARM_DESC"
+	# Each parameter lives in its owner's file, described there.
+	n=0
+	for f in "$top"/module/*.c; do
+		for p in $(sed -n 's/^module_param_named(\([a-z_]*\),.*/\1/p' "$f"); do
+			n=$((n + 1))
+			grep -q "MODULE_PARM_DESC($p," "$f" ||
+				echo "parameter $p has no MODULE_PARM_DESC in $f"
+		done
 	done
+	[ "$n" -ge 2 ] || echo "found $n module parameters, not ring_kb and max_tracked"
 } >"$log" 2>&1
 [ -s "$log" ]
 result "module metadata and versions ($ver)" "$log" $((! $?))
