@@ -178,20 +178,16 @@ static void ls_json(const struct tw_sock *t)
 
 #define LS_COLS	7
 
-static void ls_row(const int *w, bool ext, char (*c)[64])
-{
-	struct tw_line l;
-	int i;
-
-	line_init(&l);
-	for (i = 0; i < LS_COLS; i++) {
-		if (!ext && (i == 1 || i == 2))
-			continue;
-		/* numbers right, names left */
-		line_put(&l, w[i], i == 1 || i == 2 || i >= 5, c[i]);
-	}
-	line_out(&l, stdout);
-}
+/* -x adds the second and third; widths: as wide as the widest value. */
+static const struct tw_col ls_cols[LS_COLS] = {
+	{ "State", 0, false },
+	{ "Netns", 0, true },
+	{ "Id", 0, true },
+	{ "Local Address:Port", 0, false },
+	{ "Peer Address:Port", 0, false },
+	{ "Rearms", 0, true },
+	{ "Age(ms)", 0, true },
+};
 
 static void ls_fill(const struct tw_sock *t, char (*c)[64])
 {
@@ -207,30 +203,33 @@ static void ls_fill(const struct tw_sock *t, char (*c)[64])
 /* ss-like: columns as wide as their widest value. */
 static void ls_text(const struct tw_sock *v, size_t n, bool ext)
 {
-	static const char *const head[LS_COLS] = {
-		"State", "Netns", "Id", "Local Address:Port",
-		"Peer Address:Port", "Rearms", "Age(ms)"
-	};
+	struct tw_col cols[LS_COLS];
+	const char *val[LS_COLS];
 	char c[LS_COLS][64];
-	int w[LS_COLS], i, len;
+	int i, len, ncols = 0, pick[LS_COLS];
 	size_t k;
 
-	for (i = 0; i < LS_COLS; i++)
-		w[i] = strlen(head[i]);
+	for (i = 0; i < LS_COLS; i++) {
+		if (!ext && (i == 1 || i == 2))
+			continue;
+		pick[ncols] = i;
+		cols[ncols] = ls_cols[i];
+		cols[ncols++].width = strlen(ls_cols[i].head);
+	}
 	for (k = 0; k < n; k++) {
 		ls_fill(&v[k], c);
-		for (i = 0; i < LS_COLS; i++) {
-			len = strlen(c[i]);
-			if (len > w[i])
-				w[i] = len;
+		for (i = 0; i < ncols; i++) {
+			len = strlen(c[pick[i]]);
+			if (len > cols[i].width)
+				cols[i].width = len;
 		}
 	}
-	for (i = 0; i < LS_COLS; i++)
-		snprintf(c[i], 64, "%s", head[i]);
-	ls_row(w, ext, c);
+	table_row(cols, ncols, NULL, stdout);
 	for (k = 0; k < n; k++) {
 		ls_fill(&v[k], c);
-		ls_row(w, ext, c);
+		for (i = 0; i < ncols; i++)
+			val[i] = c[pick[i]];
+		table_row(cols, ncols, val, stdout);
 	}
 }
 
@@ -290,11 +289,8 @@ int cmd_ls(int argc, char **argv)
 			       argv[optind]);
 		goto out;
 	}
-	dir = tw_dir(&rc);
+	dir = tw_module(&rc);
 	if (!dir)
-		goto out;
-	rc = tw_check_abi(dir);
-	if (rc)
 		goto out;
 	rc = read_live(dir, &f, &v, &n);
 	if (rc)
@@ -304,10 +300,7 @@ int cmd_ls(int argc, char **argv)
 			ls_json(&v[k]);
 	else
 		ls_text(v, n, ext);
-	if (fflush(stdout) == EOF) {
-		tw_err("standard output: write error");
-		rc = EXIT_ERR;
-	}
+	rc = tw_flush();
 out:
 	free(v);
 	filter_free(&f);

@@ -83,12 +83,19 @@ int cmd_probes(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct tw_col cols[] = {
+		{ "SYMBOL", 6, false },		/* as wide as the widest */
+		{ "ATTACHED", 8, false },
+		{ "HITS", 12, true },
+		{ "MISSED", 8, true },
+		{ "FIRES", 6, false },
+	};
 	struct probe p[64];
 	char *buf = NULL, num[2][24];
+	const char *val[ARRAY_SIZE(cols)];
 	bool json = false;
-	int c, rc, n = 0, i, w = 6, missing = 0, never = 0;
+	int c, rc, n = 0, i, missing = 0, never = 0;
 	__u64 missed = 0;
-	struct tw_line l;
 	const char *dir;
 
 	opterr = 0;
@@ -108,11 +115,8 @@ int cmd_probes(int argc, char **argv)
 	if (optind < argc)
 		return usage_err(probes_usage, "unexpected argument '%s'",
 				 argv[optind]);
-	dir = tw_dir(&rc);
+	dir = tw_module(&rc);
 	if (!dir)
-		return rc;
-	rc = tw_check_abi(dir);
-	if (rc)
 		return rc;
 	rc = read_probes(dir, &buf, p, 64, &n);
 	if (rc) {
@@ -120,17 +124,10 @@ int cmd_probes(int argc, char **argv)
 		return rc;
 	}
 	for (i = 0; i < n; i++)
-		if ((int)strlen(p[i].symbol) > w)
-			w = strlen(p[i].symbol);
-	if (!json) {
-		line_init(&l);
-		line_put(&l, w, false, "SYMBOL");
-		line_put(&l, 8, false, "ATTACHED");
-		line_put(&l, 12, true, "HITS");
-		line_put(&l, 8, true, "MISSED");
-		line_put(&l, 6, false, "FIRES");
-		line_out(&l, stdout);
-	}
+		if ((int)strlen(p[i].symbol) > cols[0].width)
+			cols[0].width = strlen(p[i].symbol);
+	if (!json)
+		table_row(cols, ARRAY_SIZE(cols), NULL, stdout);
 	for (i = 0; i < n; i++) {
 		missing += !p[i].attached;
 		never += !strcmp(p[i].fires, "never");
@@ -147,16 +144,14 @@ int cmd_probes(int argc, char **argv)
 		}
 		snprintf(num[0], sizeof(num[0]), "%llu", p[i].hits);
 		snprintf(num[1], sizeof(num[1]), "%llu", p[i].missed);
-		line_init(&l);
-		line_put(&l, w, false, p[i].symbol);
-		line_put(&l, 8, false, p[i].attached ? "yes" : "no");
-		line_put(&l, 12, true, num[0]);
-		line_put(&l, 8, true, num[1]);
-		line_put(&l, 6, false, p[i].fires);
-		line_out(&l, stdout);
+		val[0] = p[i].symbol;
+		val[1] = p[i].attached ? "yes" : "no";
+		val[2] = num[0];
+		val[3] = num[1];
+		val[4] = p[i].fires;
+		table_row(cols, ARRAY_SIZE(cols), val, stdout);
 	}
-	if (fflush(stdout) == EOF) {
-		tw_err("standard output: write error");
+	if (tw_flush()) {
 		free(buf);
 		return EXIT_ERR;
 	}

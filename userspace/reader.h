@@ -33,6 +33,7 @@
 extern const char *prog;
 
 void __printf(1, 2) tw_err(const char *fmt, ...);
+int tw_flush(void);
 
 /* Usage errors: the message, then the command's usage, on stderr. */
 int __printf(2, 3) usage_err(void (*usage)(FILE *f), const char *fmt, ...);
@@ -50,6 +51,7 @@ const char *tw_reason_name(const struct twtrace_record *r);
 
 /* The module's directory and its text files. */
 const char *tw_dir(int *rc);
+const char *tw_module(int *rc);
 int tw_open(const char *dir, const char *name, int flags, int *rc);
 int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
 int tw_check_abi(const char *dir);

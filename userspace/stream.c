@@ -392,11 +392,8 @@ static int run_live(struct stream *s)
 	bool have0;
 	int rc;
 
-	dir = tw_dir(&rc);
+	dir = tw_module(&rc);
 	if (!dir)
-		return rc;
-	rc = tw_check_abi(dir);
-	if (rc)
 		return rc;
 	rc = merge_open(&s->merge, dir);
 	if (rc)

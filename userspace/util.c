@@ -14,26 +14,39 @@
 
 const char *prog = "twtrace";
 
+/* "twtrace: " and the message, after what stdout has so far. */
+static void vmsg(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+}
+
 void tw_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* The end of a command's output: EXIT_ERR if it could not be written. */
+int tw_flush(void)
+{
+	if (fflush(stdout) != EOF)
+		return EXIT_OK;
+	tw_err("standard output: write error");
+	return EXIT_ERR;
 }
 
 int usage_err(void (*usage)(FILE *f), const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
 	fputs("\n\n", stderr);
 	usage(stderr);
