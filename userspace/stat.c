@@ -240,6 +240,56 @@ static void prom_hist(const char *name, const char *label, const __u64 *b)
 	       *label ? "}" : "", total);
 }
 
+/* The series without labels: name, type, help, counter. */
+struct prom_scalar {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t off;		/* in struct tw_stats */
+};
+
+#define PROM(n, t, h, f)	{ n, t, h, offsetof(struct tw_stats, f) }
+
+static const struct prom_scalar prom_first[] = {
+	PROM("twtrace_births_total", "counter",
+	     "TCP sockets that entered TIME_WAIT.", births),
+	PROM("twtrace_rearms_total", "counter",
+	     "TIME_WAIT timer re-arms (FIN_WAIT2 to TIME_WAIT, retransmitted FIN).",
+	     rearms),
+};
+
+static const struct prom_scalar prom_rest[] = {
+	PROM("twtrace_live", "gauge",
+	     "TIME_WAIT sockets tracked now (born since the module was loaded).",
+	     live),
+	PROM("twtrace_lost_records_total", "counter",
+	     "Event records the module's ring buffers dropped (the counters here are exact).",
+	     lost),
+	PROM("twtrace_records_total", "counter",
+	     "Event records the module produced.", records),
+	PROM("twtrace_born_before_load_total", "counter",
+	     "Deaths of TIME_WAIT sockets born before the module was loaded (lifetime unknown).",
+	     born_before_load),
+	PROM("twtrace_untracked_total", "counter",
+	     "TIME_WAIT sockets the module could not track (lifetime unknown).",
+	     untracked),
+	PROM("twtrace_probe_misses_total", "counter",
+	     "Probe hits the kernel missed: events in no counter.",
+	     probe_misses),
+};
+
+static void prom_scalars(const struct prom_scalar *p, size_t n,
+			 const struct tw_stats *st)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		prom_head(p[i].name, p[i].type, p[i].help);
+		printf("%s %llu\n", p[i].name,
+		       *(const __u64 *)((const char *)st + p[i].off));
+	}
+}
+
 static int print_prom(const char *dir, const struct tw_stats *st)
 {
 	struct hist_data *h = calloc(1, sizeof(*h));
@@ -255,12 +305,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		free(h);
 		return rc;
 	}
-	prom_head("twtrace_births_total", "counter",
-		  "TCP sockets that entered TIME_WAIT.");
-	printf("twtrace_births_total %llu\n", st->births);
-	prom_head("twtrace_rearms_total", "counter",
-		  "TIME_WAIT timer re-arms (FIN_WAIT2 to TIME_WAIT, retransmitted FIN).");
-	printf("twtrace_rearms_total %llu\n", st->rearms);
+	prom_scalars(prom_first, ARRAY_SIZE(prom_first), st);
 	prom_head("twtrace_deaths_total", "counter",
 		  "TIME_WAIT sockets that ended, by reason.");
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
@@ -277,24 +322,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		printf("twtrace_overflows_total{reason=\"%s\"} %llu\n",
 		       tw_overflow_names[i], st->overflow[i]);
-	prom_head("twtrace_live", "gauge",
-		  "TIME_WAIT sockets tracked now (born since the module was loaded).");
-	printf("twtrace_live %llu\n", st->live);
-	prom_head("twtrace_lost_records_total", "counter",
-		  "Event records the module's ring buffers dropped (the counters here are exact).");
-	printf("twtrace_lost_records_total %llu\n", st->lost);
-	prom_head("twtrace_records_total", "counter",
-		  "Event records the module produced.");
-	printf("twtrace_records_total %llu\n", st->records);
-	prom_head("twtrace_born_before_load_total", "counter",
-		  "Deaths of TIME_WAIT sockets born before the module was loaded (lifetime unknown).");
-	printf("twtrace_born_before_load_total %llu\n", st->born_before_load);
-	prom_head("twtrace_untracked_total", "counter",
-		  "TIME_WAIT sockets the module could not track (lifetime unknown).");
-	printf("twtrace_untracked_total %llu\n", st->untracked);
-	prom_head("twtrace_probe_misses_total", "counter",
-		  "Probe hits the kernel missed: events in no counter.");
-	printf("twtrace_probe_misses_total %llu\n", st->probe_misses);
+	prom_scalars(prom_rest, ARRAY_SIZE(prom_rest), st);
 	prom_head("twtrace_lifetime_seconds", "histogram",
 		  "TIME_WAIT lifetime, birth to death, by death reason (_sum approximate: bucket midpoints).");
 	for (i = 0; i < TWTRACE_DEATH_NR; i++) {
