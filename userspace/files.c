@@ -251,6 +251,17 @@ int tw_split(char *line, char **tok, int max)
 	return n;
 }
 
+/* The module's directory, once it is known to speak this reader's ABI. */
+const char *tw_module(int *rc)
+{
+	const char *dir = tw_dir(rc);
+
+	if (!dir)
+		return NULL;
+	*rc = tw_check_abi(dir);
+	return *rc ? NULL : dir;
+}
+
 /* The module must speak the record ABI this reader was built for. */
 int tw_check_abi(const char *dir)
 {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace reader: the client-side filters (-4 -6 -L -D -N -e -r) and the
- * checks every record passes before it is believed.
+ * twtrace reader: the client-side filters (-4 -6 -L -D -N -e -r).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -249,61 +248,4 @@ void filter_free(struct tw_filter *f)
 	free(f->dports);
 	f->lports = NULL;
 	f->dports = NULL;
-}
-
-bool record_ns_known(__u64 ns)
-{
-	return ns != TWTRACE_NS_UNKNOWN;
-}
-
-/*
- * A record is believed only if it is one this reader can decode: the
- * magic, the ABI, and every enumerated field in range.  @why says what
- * is wrong otherwise.
- */
-int record_check(const struct twtrace_record *r, char *why, size_t len)
-{
-	unsigned int nreasons = 0;
-
-	if (r->magic != TWTRACE_MAGIC) {
-		snprintf(why, len, "bad magic 0x%08x (expected 0x%08x)",
-			 r->magic, TWTRACE_MAGIC);
-		return -1;
-	}
-	if (r->abi != TWTRACE_ABI_VERSION) {
-		snprintf(why, len,
-			 "record ABI %u, this reader (twtrace %s) reads ABI %d",
-			 r->abi, TWTRACE_VERSION, TWTRACE_ABI_VERSION);
-		return -1;
-	}
-	if (r->type <= TWTRACE_EV_NONE || r->type >= TWTRACE_EV_NR) {
-		snprintf(why, len, "unknown event type %u", r->type);
-		return -1;
-	}
-	if (r->family != 4 && r->family != 6) {
-		snprintf(why, len, "bad address family %u", r->family);
-		return -1;
-	}
-	if (!tw_substate_name(r->substate)) {
-		snprintf(why, len, "bad substate %u", r->substate);
-		return -1;
-	}
-	if (r->type == TWTRACE_EV_REARM &&
-	    !tw_substate_name(r->rearm.old_substate)) {
-		snprintf(why, len, "bad old substate %u",
-			 r->rearm.old_substate);
-		return -1;
-	}
-	if (r->type == TWTRACE_EV_DEATH)
-		nreasons = TWTRACE_DEATH_NR;
-	else if (r->type == TWTRACE_EV_REUSE)
-		nreasons = TWTRACE_REUSE_NR;
-	else if (r->type == TWTRACE_EV_OVERFLOW)
-		nreasons = TWTRACE_OVERFLOW_NR;
-	if (nreasons && r->reason >= nreasons) {
-		snprintf(why, len, "bad %s reason %u", tw_event_names[r->type],
-			 r->reason);
-		return -1;
-	}
-	return 0;
 }

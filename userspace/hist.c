@@ -339,11 +339,8 @@ int cmd_hist(int argc, char **argv)
 	rc = parse_args(&o, argc, argv);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	dir = tw_dir(&rc);
+	dir = tw_module(&rc);
 	if (!dir)
-		return rc;
-	rc = tw_check_abi(dir);
-	if (rc)
 		return rc;
 	h = malloc(sizeof(*h));
 	if (!h) {
@@ -356,10 +353,7 @@ int cmd_hist(int argc, char **argv)
 			print_json(&o, h);
 		else
 			print_text(&o, h);
-		if (fflush(stdout) == EOF) {
-			tw_err("standard output: write error");
-			rc = EXIT_ERR;
-		}
+		rc = tw_flush();
 	}
 	free(h);
 	return rc;

@@ -2,7 +2,6 @@
 /*
  * twtrace ls: the TIME_WAIT sockets alive now, with their age (like
  * "ss -tan state time-wait", which shows the time left instead).
- * twtrace probes: which kernel hooks are attached.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -179,20 +178,16 @@ static void ls_json(const struct tw_sock *t)
 
 #define LS_COLS	7
 
-static void ls_row(const int *w, bool ext, char (*c)[64])
-{
-	struct tw_line l;
-	int i;
-
-	line_init(&l);
-	for (i = 0; i < LS_COLS; i++) {
-		if (!ext && (i == 1 || i == 2))
-			continue;
-		/* numbers right, names left */
-		line_put(&l, w[i], i == 1 || i == 2 || i >= 5, c[i]);
-	}
-	line_out(&l, stdout);
-}
+/* -x adds the second and third; widths: as wide as the widest value. */
+static const struct tw_col ls_cols[LS_COLS] = {
+	{ "State", 0, false },
+	{ "Netns", 0, true },
+	{ "Id", 0, true },
+	{ "Local Address:Port", 0, false },
+	{ "Peer Address:Port", 0, false },
+	{ "Rearms", 0, true },
+	{ "Age(ms)", 0, true },
+};
 
 static void ls_fill(const struct tw_sock *t, char (*c)[64])
 {
@@ -208,30 +203,33 @@ static void ls_fill(const struct tw_sock *t, char (*c)[64])
 /* ss-like: columns as wide as their widest value. */
 static void ls_text(const struct tw_sock *v, size_t n, bool ext)
 {
-	static const char *const head[LS_COLS] = {
-		"State", "Netns", "Id", "Local Address:Port",
-		"Peer Address:Port", "Rearms", "Age(ms)"
-	};
+	struct tw_col cols[LS_COLS];
+	const char *val[LS_COLS];
 	char c[LS_COLS][64];
-	int w[LS_COLS], i, len;
+	int i, len, ncols = 0, pick[LS_COLS];
 	size_t k;
 
-	for (i = 0; i < LS_COLS; i++)
-		w[i] = strlen(head[i]);
+	for (i = 0; i < LS_COLS; i++) {
+		if (!ext && (i == 1 || i == 2))
+			continue;
+		pick[ncols] = i;
+		cols[ncols] = ls_cols[i];
+		cols[ncols++].width = strlen(ls_cols[i].head);
+	}
 	for (k = 0; k < n; k++) {
 		ls_fill(&v[k], c);
-		for (i = 0; i < LS_COLS; i++) {
-			len = strlen(c[i]);
-			if (len > w[i])
-				w[i] = len;
+		for (i = 0; i < ncols; i++) {
+			len = strlen(c[pick[i]]);
+			if (len > cols[i].width)
+				cols[i].width = len;
 		}
 	}
-	for (i = 0; i < LS_COLS; i++)
-		snprintf(c[i], 64, "%s", head[i]);
-	ls_row(w, ext, c);
+	table_row(cols, ncols, NULL, stdout);
 	for (k = 0; k < n; k++) {
 		ls_fill(&v[k], c);
-		ls_row(w, ext, c);
+		for (i = 0; i < ncols; i++)
+			val[i] = c[pick[i]];
+		table_row(cols, ncols, val, stdout);
 	}
 }
 
@@ -291,11 +289,8 @@ int cmd_ls(int argc, char **argv)
 			       argv[optind]);
 		goto out;
 	}
-	dir = tw_dir(&rc);
+	dir = tw_module(&rc);
 	if (!dir)
-		goto out;
-	rc = tw_check_abi(dir);
-	if (rc)
 		goto out;
 	rc = read_live(dir, &f, &v, &n);
 	if (rc)
@@ -305,194 +300,9 @@ int cmd_ls(int argc, char **argv)
 			ls_json(&v[k]);
 	else
 		ls_text(v, n, ext);
-	if (fflush(stdout) == EOF) {
-		tw_err("standard output: write error");
-		rc = EXIT_ERR;
-	}
+	rc = tw_flush();
 out:
 	free(v);
 	filter_free(&f);
-	return rc;
-}
-
-static void probes_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: %s probes [-j]\n"
-		"\n"
-		"The kernel hooks the module uses: attached or not, hits, hits the kernel\n"
-		"missed, and whether each fires (yes, no: not yet, never: it cannot on this\n"
-		"kernel, its function being inlined where it matters). Exits 1 if any hook\n"
-		"is not attached or can never fire.\n"
-		"\n"
-		"  -j, --json   one JSON object per hook\n"
-		"  -h, --help\n",
-		prog);
-}
-
-struct probe {
-	char *symbol;
-	const char *fires;	/* "yes", "no", "never"; "-" if not told */
-	bool attached;
-	__u64 hits, missed;
-};
-
-static bool fires_word(const char *w)
-{
-	return !strcmp(w, "yes") || !strcmp(w, "no") || !strcmp(w, "never");
-}
-
-static int read_probes(const char *dir, char **buf, struct probe *p, int max,
-		       int *count)
-{
-	char *cur, *line, *tok[5];
-	int rc, n = 0, lineno = 0;
-
-	if (tw_read_text(dir, "probes", buf, &rc))
-		return rc;
-	cur = *buf;
-	while ((line = tw_next_line(&cur))) {
-		lineno++;
-		if (line[0] == '#')
-			continue;
-		rc = tw_split(line, tok, 5);
-		if (!rc)
-			continue;
-		if (n == max) {
-			tw_err("%s/probes: more than %d hooks", dir, max);
-			return EXIT_DATA;
-		}
-		if (rc < 4 || rc > 5 || (strcmp(tok[1], "yes") && strcmp(tok[1], "no")) ||
-		    parse_u64(tok[2], &p[n].hits) ||
-		    parse_u64(tok[3], &p[n].missed) ||
-		    (rc == 5 && !fires_word(tok[4]))) {
-			tw_err("%s/probes: line %d: not 'symbol yes|no hits missed [yes|no|never]'",
-			       dir, lineno);
-			return EXIT_DATA;
-		}
-		p[n].symbol = tok[0];
-		p[n].fires = rc == 5 ? tok[4] : "-";
-		p[n].attached = !strcmp(tok[1], "yes");
-		n++;
-	}
-	if (!n) {
-		tw_err("%s/probes: no hooks listed", dir);
-		return EXIT_DATA;
-	}
-	*count = n;
-	return EXIT_OK;
-}
-
-int cmd_probes(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct probe p[64];
-	char *buf = NULL, num[2][24];
-	bool json = false;
-	int c, rc, n = 0, i, w = 6, missing = 0, never = 0;
-	__u64 missed = 0;
-	struct tw_line l;
-	const char *dir;
-
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			probes_usage(stdout);
-			return EXIT_OK;
-		default:
-			return opt_err(c, argv, probes_usage);
-		}
-	}
-	if (optind < argc)
-		return usage_err(probes_usage, "unexpected argument '%s'",
-				 argv[optind]);
-	dir = tw_dir(&rc);
-	if (!dir)
-		return rc;
-	rc = tw_check_abi(dir);
-	if (rc)
-		return rc;
-	rc = read_probes(dir, &buf, p, 64, &n);
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	for (i = 0; i < n; i++)
-		if ((int)strlen(p[i].symbol) > w)
-			w = strlen(p[i].symbol);
-	if (!json) {
-		line_init(&l);
-		line_put(&l, w, false, "SYMBOL");
-		line_put(&l, 8, false, "ATTACHED");
-		line_put(&l, 12, true, "HITS");
-		line_put(&l, 8, true, "MISSED");
-		line_put(&l, 6, false, "FIRES");
-		line_out(&l, stdout);
-	}
-	for (i = 0; i < n; i++) {
-		missing += !p[i].attached;
-		never += !strcmp(p[i].fires, "never");
-		missed += p[i].missed;
-		if (json) {
-			printf("{\"symbol\":");
-			json_str(stdout, p[i].symbol);
-			printf(",\"attached\":%s,\"hits\":%llu,\"missed\":%llu,\"fires\":",
-			       p[i].attached ? "true" : "false", p[i].hits,
-			       p[i].missed);
-			json_str(stdout, p[i].fires);
-			printf("}\n");
-			continue;
-		}
-		snprintf(num[0], sizeof(num[0]), "%llu", p[i].hits);
-		snprintf(num[1], sizeof(num[1]), "%llu", p[i].missed);
-		line_init(&l);
-		line_put(&l, w, false, p[i].symbol);
-		line_put(&l, 8, false, p[i].attached ? "yes" : "no");
-		line_put(&l, 12, true, num[0]);
-		line_put(&l, 8, true, num[1]);
-		line_put(&l, 6, false, p[i].fires);
-		line_out(&l, stdout);
-	}
-	if (fflush(stdout) == EOF) {
-		tw_err("standard output: write error");
-		free(buf);
-		return EXIT_ERR;
-	}
-	if (missed)
-		tw_err("note: the kernel missed %llu probe hits (kprobe reentrancy): those events are in no counter",
-		       missed);
-	rc = EXIT_OK;
-	if (missing) {
-		fflush(stdout);
-		fprintf(stderr, "%s: %d hook%s not attached:", prog, missing,
-			missing == 1 ? "" : "s");
-		for (i = 0; i < n; i++)
-			if (!p[i].attached)
-				fprintf(stderr, " %s", p[i].symbol);
-		fprintf(stderr,
-			" (the kernel log says why: dmesg | grep twtrace)\n");
-		rc = EXIT_ERR;
-	}
-	if (never) {
-		fflush(stdout);
-		fprintf(stderr, "%s: %d hook%s attached but can never fire on this kernel:",
-			prog, never, never == 1 ? "" : "s");
-		for (i = 0; i < n; i++)
-			if (!strcmp(p[i].fires, "never"))
-				fprintf(stderr, " %s", p[i].symbol);
-		fprintf(stderr,
-			" (inlined where it matters: the events it reports are lost)\n");
-		rc = EXIT_ERR;
-	}
-	free(buf);
 	return rc;
 }

@@ -28,10 +28,12 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define TW_ATTR(x)	__attribute__((x))
 #define __printf(a, b)	TW_ATTR(format(printf, a, b))
+#define __maybe_unused	TW_ATTR(unused)
 
 extern const char *prog;
 
 void __printf(1, 2) tw_err(const char *fmt, ...);
+int tw_flush(void);
 
 /* Usage errors: the message, then the command's usage, on stderr. */
 int __printf(2, 3) usage_err(void (*usage)(FILE *f), const char *fmt, ...);
@@ -49,6 +51,7 @@ const char *tw_reason_name(const struct twtrace_record *r);
 
 /* The module's directory and its text files. */
 const char *tw_dir(int *rc);
+const char *tw_module(int *rc);
 int tw_open(const char *dir, const char *name, int flags, int *rc);
 int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
 int tw_check_abi(const char *dir);
@@ -95,21 +98,6 @@ void fmt_addr(char *buf, size_t len, int family, const __u8 *addr);
 void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 		  unsigned int port);
 
-/* JSON string, quoted and escaped. */
-void json_str(FILE *f, const char *s);
-
-/* Fixed-width columns that stay aligned when a value overflows. */
-struct tw_line {
-	char buf[1024];
-	size_t len;
-	size_t want;		/* where the next column should start */
-	bool first;
-};
-
-void line_init(struct tw_line *l);
-void line_put(struct tw_line *l, int width, bool right, const char *s);
-int line_out(struct tw_line *l, FILE *f);
-
 /* Client-side filters: -4 -6 -L -D -N -e -r. */
 struct tw_filter {
 	bool family_set;
@@ -134,9 +122,127 @@ bool filter_tuple(const struct tw_filter *f, int family, unsigned int sport,
 bool filter_record(const struct tw_filter *f, const struct twtrace_record *r);
 void filter_free(struct tw_filter *f);
 
-/* Records. */
+/* Output (format.c): JSON strings, aligned columns, tables, events. */
+void json_str(FILE *f, const char *s);
+
+/* Fixed-width columns that stay aligned when a value overflows. */
+struct tw_line {
+	char buf[1024];
+	size_t len;
+	size_t want;		/* where the next column should start */
+	bool first;
+};
+
+void line_init(struct tw_line *l);
+void line_put(struct tw_line *l, int width, bool right, const char *s);
+int line_out(struct tw_line *l, FILE *f);
+
+/* A table's column: its head, width and alignment, for every row. */
+struct tw_col {
+	const char *head;
+	int width;
+	bool right;		/* numbers right, names left */
+};
+
+int table_row(const struct tw_col *cols, int n, const char *const *vals,
+	      FILE *f);
+
+/* The stream's events: text (-w -x -T -t) or JSON, on stdout. */
+struct tw_fmt {
+	bool wide, ext, hms, rel;
+	__u64 start_ns;		/* CLOCK_MONOTONIC at the start */
+	__u64 start_rt_ns;	/* CLOCK_REALTIME then */
+};
+
+void fmt_event_head(const struct tw_fmt *f);
+void fmt_event_text(const struct tw_fmt *f, const struct twtrace_record *r,
+		    int cpu);
+void fmt_event_json(const struct twtrace_record *r, int cpu);
+
+/* Records and recordings (recording.c). */
 int record_check(const struct twtrace_record *r, char *why, size_t len);
 bool record_ns_known(__u64 ns);
+
+/* A CPU's sequence numbers: a gap is that many lost records. */
+struct tw_seq {
+	__u64 nread;		/* records read */
+	__u64 gaps;		/* records missing between sequence numbers */
+	__u64 backwards;	/* sequence numbers that went back */
+	__u64 next_seq;
+	bool have_seq;
+};
+
+/* A callback's return: stop decoding, no error. */
+#define DECODE_STOP	(-1)
+
+struct tw_decode_ops {
+	/* a recording's header, checked; NULL: nothing to do */
+	int (*header)(void *arg, const struct twtrace_file_header *h);
+	/* each record, checked: 0, DECODE_STOP or an exit code */
+	int (*record)(void *arg, const struct twtrace_record *r);
+};
+
+struct tw_decoder {
+	const char *name;	/* the input, in messages */
+	int cpu;		/* a cpuN file's CPU; -1: a recording */
+	const struct tw_decode_ops *ops;
+	void *arg;
+	bool have_header;
+	bool stopped;		/* a callback said DECODE_STOP */
+	int ncpus;
+	struct tw_seq *seq;	/* a recording's, by CPU */
+	struct tw_seq self;	/* a cpuN file's */
+	__u64 nread;		/* records decoded */
+	__u64 off;		/* bytes decoded */
+	size_t part;		/* bytes of an incomplete header or record */
+	unsigned char pend[sizeof(struct twtrace_record) +
+			   sizeof(struct twtrace_file_header)];
+};
+
+void decode_init(struct tw_decoder *d, const char *name, int cpu,
+		 const struct tw_decode_ops *ops, void *arg);
+int decode(struct tw_decoder *d, const void *buf, size_t len);
+int decode_end(struct tw_decoder *d);
+struct tw_seq *decode_seq(struct tw_decoder *d, int cpu);
+void decode_free(struct tw_decoder *d);
+
+int recording_header(FILE *f, int ncpus, __u64 start_ns, __u64 start_rt_ns);
+int recording_put(FILE *f, const struct twtrace_record *r);
+
+/* The live stream's cpuN files, merged in time order (merge.c). */
+struct tw_src {
+	int fd;
+	bool eof;
+	char name[16];		/* "cpuN" */
+	struct tw_decoder dec;	/* dec.cpu: N */
+};
+
+/* The heap orders small keys; the records wait in slots. */
+struct tw_hkey {
+	__u64 ts;
+	__u64 seq;
+	__u32 cpu;
+	__u32 slot;
+};
+
+struct tw_merge {
+	struct tw_hkey *heap;
+	size_t nheap;
+	struct twtrace_record *slots;
+	__u32 *free_slots;	/* a stack of the slots given back */
+	size_t nslots, nfree, cap;
+	struct tw_src *src;
+	int nsrc;
+	__u64 nread;		/* records read, every CPU */
+};
+
+int merge_open(struct tw_merge *m, const char *dir);
+int merge_drain(struct tw_src *c);
+bool merge_oldest(const struct tw_merge *m, __u64 *ts);
+void merge_emit(struct tw_merge *m, __u64 limit, bool all,
+		void (*fn)(void *arg, const struct twtrace_record *r, int cpu),
+		void *arg);
+void merge_free(struct tw_merge *m);
 
 /* Commands. */
 int cmd_stream(int argc, char **argv);

@@ -134,37 +134,28 @@ static void print_json(const struct tw_stats *st, __u64 interval)
 	       st->live, st->records, st->probe_misses);
 }
 
-static void interval_header(void)
-{
-	struct tw_line l;
+/* The interval lines' columns: deltas but LIVE. */
+static const struct tw_col interval_cols[] = {
+	{ "TIME", 8, false },
+	{ "BIRTHS", 7, true },
+	{ "REARMS", 7, true },
+	{ "DEATHS", 7, true },
+	{ "EXPIRED", 7, true },
+	{ "REUSED", 7, true },
+	{ "REFUSED", 7, true },
+	{ "OVERFL", 7, true },
+	{ "LIVE", 7, true },
+	{ "LOST", 7, true },
+};
 
-	line_init(&l);
-	line_put(&l, 8, false, "TIME");
-	line_put(&l, 7, true, "BIRTHS");
-	line_put(&l, 7, true, "REARMS");
-	line_put(&l, 7, true, "DEATHS");
-	line_put(&l, 7, true, "EXPIRED");
-	line_put(&l, 7, true, "REUSED");
-	line_put(&l, 7, true, "REFUSED");
-	line_put(&l, 7, true, "OVERFL");
-	line_put(&l, 7, true, "LIVE");
-	line_put(&l, 7, true, "LOST");
-	line_out(&l, stdout);
-}
-
-static void put_u64(struct tw_line *l, __u64 v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%llu", v);
-	line_put(l, 7, true, buf);
-}
+#define NCOLS	ARRAY_SIZE(interval_cols)
 
 static void interval_line(const struct tw_stats *d)
 {
-	__u64 deaths = 0, reused = 0, refused = 0, ovf = 0;
-	struct tw_line l;
-	char buf[16];
+	__u64 deaths = 0, reused = 0, refused = 0, ovf = 0, v[NCOLS - 1];
+	char buf[NCOLS][24];
+	const char *val[NCOLS];
+	size_t k;
 	int i;
 
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
@@ -177,19 +168,22 @@ static void interval_line(const struct tw_stats *d)
 	}
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		ovf += d->overflow[i];
-	fmt_hms(buf, sizeof(buf), now_ns(CLOCK_REALTIME));
-	line_init(&l);
-	line_put(&l, 8, false, buf);
-	put_u64(&l, d->births);
-	put_u64(&l, d->rearms);
-	put_u64(&l, deaths);
-	put_u64(&l, d->death[TWTRACE_DEATH_EXPIRED]);
-	put_u64(&l, reused);
-	put_u64(&l, refused);
-	put_u64(&l, ovf);
-	put_u64(&l, d->live);
-	put_u64(&l, d->lost);
-	line_out(&l, stdout);
+	v[0] = d->births;
+	v[1] = d->rearms;
+	v[2] = deaths;
+	v[3] = d->death[TWTRACE_DEATH_EXPIRED];
+	v[4] = reused;
+	v[5] = refused;
+	v[6] = ovf;
+	v[7] = d->live;
+	v[8] = d->lost;
+	fmt_hms(buf[0], sizeof(buf[0]), now_ns(CLOCK_REALTIME));
+	val[0] = buf[0];
+	for (k = 1; k < NCOLS; k++) {
+		snprintf(buf[k], sizeof(buf[k]), "%llu", v[k - 1]);
+		val[k] = buf[k];
+	}
+	table_row(interval_cols, NCOLS, val, stdout);
 }
 
 /* Nanoseconds as seconds, exactly: "0.001048576", "68.719476736". */
@@ -246,6 +240,56 @@ static void prom_hist(const char *name, const char *label, const __u64 *b)
 	       *label ? "}" : "", total);
 }
 
+/* The series without labels: name, type, help, counter. */
+struct prom_scalar {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t off;		/* in struct tw_stats */
+};
+
+#define PROM(n, t, h, f)	{ n, t, h, offsetof(struct tw_stats, f) }
+
+static const struct prom_scalar prom_first[] = {
+	PROM("twtrace_births_total", "counter",
+	     "TCP sockets that entered TIME_WAIT.", births),
+	PROM("twtrace_rearms_total", "counter",
+	     "TIME_WAIT timer re-arms (FIN_WAIT2 to TIME_WAIT, retransmitted FIN).",
+	     rearms),
+};
+
+static const struct prom_scalar prom_rest[] = {
+	PROM("twtrace_live", "gauge",
+	     "TIME_WAIT sockets tracked now (born since the module was loaded).",
+	     live),
+	PROM("twtrace_lost_records_total", "counter",
+	     "Event records the module's ring buffers dropped (the counters here are exact).",
+	     lost),
+	PROM("twtrace_records_total", "counter",
+	     "Event records the module produced.", records),
+	PROM("twtrace_born_before_load_total", "counter",
+	     "Deaths of TIME_WAIT sockets born before the module was loaded (lifetime unknown).",
+	     born_before_load),
+	PROM("twtrace_untracked_total", "counter",
+	     "TIME_WAIT sockets the module could not track (lifetime unknown).",
+	     untracked),
+	PROM("twtrace_probe_misses_total", "counter",
+	     "Probe hits the kernel missed: events in no counter.",
+	     probe_misses),
+};
+
+static void prom_scalars(const struct prom_scalar *p, size_t n,
+			 const struct tw_stats *st)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		prom_head(p[i].name, p[i].type, p[i].help);
+		printf("%s %llu\n", p[i].name,
+		       *(const __u64 *)((const char *)st + p[i].off));
+	}
+}
+
 static int print_prom(const char *dir, const struct tw_stats *st)
 {
 	struct hist_data *h = calloc(1, sizeof(*h));
@@ -261,12 +305,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		free(h);
 		return rc;
 	}
-	prom_head("twtrace_births_total", "counter",
-		  "TCP sockets that entered TIME_WAIT.");
-	printf("twtrace_births_total %llu\n", st->births);
-	prom_head("twtrace_rearms_total", "counter",
-		  "TIME_WAIT timer re-arms (FIN_WAIT2 to TIME_WAIT, retransmitted FIN).");
-	printf("twtrace_rearms_total %llu\n", st->rearms);
+	prom_scalars(prom_first, ARRAY_SIZE(prom_first), st);
 	prom_head("twtrace_deaths_total", "counter",
 		  "TIME_WAIT sockets that ended, by reason.");
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
@@ -283,24 +322,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		printf("twtrace_overflows_total{reason=\"%s\"} %llu\n",
 		       tw_overflow_names[i], st->overflow[i]);
-	prom_head("twtrace_live", "gauge",
-		  "TIME_WAIT sockets tracked now (born since the module was loaded).");
-	printf("twtrace_live %llu\n", st->live);
-	prom_head("twtrace_lost_records_total", "counter",
-		  "Event records the module's ring buffers dropped (the counters here are exact).");
-	printf("twtrace_lost_records_total %llu\n", st->lost);
-	prom_head("twtrace_records_total", "counter",
-		  "Event records the module produced.");
-	printf("twtrace_records_total %llu\n", st->records);
-	prom_head("twtrace_born_before_load_total", "counter",
-		  "Deaths of TIME_WAIT sockets born before the module was loaded (lifetime unknown).");
-	printf("twtrace_born_before_load_total %llu\n", st->born_before_load);
-	prom_head("twtrace_untracked_total", "counter",
-		  "TIME_WAIT sockets the module could not track (lifetime unknown).");
-	printf("twtrace_untracked_total %llu\n", st->untracked);
-	prom_head("twtrace_probe_misses_total", "counter",
-		  "Probe hits the kernel missed: events in no counter.");
-	printf("twtrace_probe_misses_total %llu\n", st->probe_misses);
+	prom_scalars(prom_rest, ARRAY_SIZE(prom_rest), st);
 	prom_head("twtrace_lifetime_seconds", "histogram",
 		  "TIME_WAIT lifetime, birth to death, by death reason (_sum approximate: bucket midpoints).");
 	for (i = 0; i < TWTRACE_DEATH_NR; i++) {
@@ -387,7 +409,7 @@ static int run_intervals(const char *dir, const struct stat_opts *o)
 	t0 = now_ns(CLOCK_MONOTONIC);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	if (!o->json)
-		interval_header();
+		table_row(interval_cols, NCOLS, NULL, stdout);
 	while (!stop && (!o->count || n < o->count)) {
 		next.tv_sec += o->interval / 1000000000ULL;
 		next.tv_nsec += o->interval % 1000000000ULL;
@@ -420,11 +442,7 @@ static int run_intervals(const char *dir, const struct stat_opts *o)
 		n++;
 	}
 	tw_stats_free(&prev);
-	if (fflush(stdout) == EOF) {
-		tw_err("standard output: write error");
-		return EXIT_ERR;
-	}
-	return rc;
+	return tw_flush() ? EXIT_ERR : rc;
 }
 
 int cmd_stat(int argc, char **argv)
@@ -437,11 +455,8 @@ int cmd_stat(int argc, char **argv)
 	rc = parse_args(&o, argc, argv);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	dir = tw_dir(&rc);
+	dir = tw_module(&rc);
 	if (!dir)
-		return rc;
-	rc = tw_check_abi(dir);
-	if (rc)
 		return rc;
 	if (o.interval)
 		return run_intervals(dir, &o);
@@ -455,9 +470,5 @@ int cmd_stat(int argc, char **argv)
 	else
 		print_text(&st);
 	tw_stats_free(&st);
-	if (fflush(stdout) == EOF) {
-		tw_err("standard output: write error");
-		return EXIT_ERR;
-	}
-	return rc;
+	return tw_flush() ? EXIT_ERR : rc;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace reader: messages, numbers, time, addresses, JSON and columns.
+ * twtrace reader: messages, numbers, time and addresses.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,26 +14,39 @@
 
 const char *prog = "twtrace";
 
+/* "twtrace: " and the message, after what stdout has so far. */
+static void vmsg(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+}
+
 void tw_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* The end of a command's output: EXIT_ERR if it could not be written. */
+int tw_flush(void)
+{
+	if (fflush(stdout) != EOF)
+		return EXIT_OK;
+	tw_err("standard output: write error");
+	return EXIT_ERR;
 }
 
 int usage_err(void (*usage)(FILE *f), const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
 	fputs("\n\n", stderr);
 	usage(stderr);
@@ -139,71 +152,4 @@ void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 		snprintf(buf, len, "[%s]:%u", a, port);
 	else
 		snprintf(buf, len, "%s:%u", a, port);
-}
-
-void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-void line_init(struct tw_line *l)
-{
-	l->len = 0;
-	l->want = 0;
-	l->first = true;
-	l->buf[0] = '\0';
-}
-
-static void line_pad(struct tw_line *l, size_t to)
-{
-	while (l->len < to && l->len < sizeof(l->buf) - 1)
-		l->buf[l->len++] = ' ';
-	l->buf[l->len] = '\0';
-}
-
-/*
- * Append a column of @width, left or right aligned, separated by a space.
- * A value wider than its column pushes the rest of the line only as far as
- * it must: the next columns take back the room as soon as they can.
- */
-void line_put(struct tw_line *l, int width, bool right, const char *s)
-{
-	size_t n = strlen(s), start, end;
-
-	if (!l->first)
-		l->want++;
-	start = l->want;
-	if (!l->first && l->len >= start)
-		line_pad(l, l->len + 1);
-	else
-		line_pad(l, start);
-	end = start + width;
-	if (right && l->len + n < end)
-		line_pad(l, end - n);
-	if (n > sizeof(l->buf) - 1 - l->len)
-		n = sizeof(l->buf) - 1 - l->len;
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
-	l->buf[l->len] = '\0';
-	l->want = end;
-	l->first = false;
-}
-
-int line_out(struct tw_line *l, FILE *f)
-{
-	while (l->len && l->buf[l->len - 1] == ' ')
-		l->buf[--l->len] = '\0';
-	fputs(l->buf, f);
-	return fputc('\n', f) == EOF ? -1 : 0;
 }

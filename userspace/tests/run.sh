@@ -349,6 +349,23 @@ EOF
 	done
 	end
 
+	# The rule twtrace.8 states once, under JSON, for every command.
+	for args in "stream -q -j" "stat -j" "stat -j 0.05 2" "hist -j" \
+		"ls -j" "probes -j"; do
+		begin "$args: JSON Lines, one whole object per line"
+		# shellcheck disable=SC2086
+		run $args
+		rc_is 0
+		[ -s "$T/out" ] || why+=" no output;"
+		! grep -qv '^{.*}$' "$T/out" || why+=" a line not an object;"
+		if $have_jq; then
+			[ "$(jq -c . "$T/out" | wc -l)" = "$(wc -l <"$T/out")" ] ||
+				why+=" objects and lines differ;"
+			jq_all 'all(type == "object")'
+		fi
+		end
+	done
+
 	begin "unknown command: usage on stderr, exit 2"
 	run frobnicate
 	rc_is 2
