@@ -74,15 +74,53 @@ static void check_reuse(struct __test_metadata *_metadata,
 	EXPECT_EQ(reuse_delay_ms(), (long long)u->reuse.delay_ms);
 }
 
+struct reuse_snap {
+	struct tw_stats s0;
+	long long recycled0;	/* TcpExt TWRecycled */
+	long long age0;		/* the reuse_age histogram's total */
+};
+
+/* The counters before a reuse test's decisions. */
+static void reuse_snap(struct __test_metadata *_metadata,
+		       struct reuse_snap *snap)
+{
+	ASSERT_EQ(0, tw_stats_read(&snap->s0));
+	snap->recycled0 = tw_tcpext("TWRecycled");
+	snap->age0 = tw_hist_get("reuse_age", -1);
+}
+
+/* The reuse test's netns: one ephemeral port, timestamps, @reuse. */
+static void reuse_sysctls(struct __test_metadata *_metadata, const char *ts,
+			  const char *reuse)
+{
+	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_timestamps", ts));
+	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_tw_reuse", reuse));
+	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/ip_local_port_range", ONE_PORT));
+}
+
+/* The reuse test's netns (reuse_sysctls()), the counters, a listener. */
+static int reuse_begin(struct __test_metadata *_metadata,
+		       struct reuse_snap *snap, union tw_sa *dst,
+		       const char *ts, const char *reuse)
+{
+	int l = tw_listen(AF_INET, "127.0.0.1", dst);
+
+	ASSERT_LE(0, l);
+	reuse_sysctls(_metadata, ts, reuse);
+	reuse_snap(_metadata, snap);
+	return l;
+}
+
 /*
  * Every reuse_* counter is still, except reuse_<@reason> by @n; reused
  * deaths and TcpExt TWRecycled grew by @reused.
  */
 static void check_reuse_counters(struct __test_metadata *_metadata,
-				 const struct tw_stats *s0,
-				 long long recycled0, long long age0,
+				 const struct reuse_snap *snap,
 				 int reason, int n, int reused)
 {
+	const struct tw_stats *s0 = &snap->s0;
+	long long recycled0 = snap->recycled0, age0 = snap->age0;
 	struct tw_stats s1;
 	char name[64];
 	int i;
@@ -105,15 +143,6 @@ static void check_reuse_counters(struct __test_metadata *_metadata,
 	EXPECT_EQ(n, tw_hist_get("reuse_age", -1) - age0);
 }
 
-/* The reuse test's netns: one ephemeral port, timestamps, @reuse. */
-static void reuse_sysctls(struct __test_metadata *_metadata, const char *ts,
-			  const char *reuse)
-{
-	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_timestamps", ts));
-	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_tw_reuse", reuse));
-	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/ip_local_port_range", ONE_PORT));
-}
-
 /*
  * tcp_tw_reuse=1, one ephemeral port: a second connect() to the same
  * destination more than a second later takes the TIME_WAIT socket over.
@@ -126,17 +155,14 @@ TEST_F(tw_af, reuse_allowed)
 	int family = variant->family;
 	struct twtrace_record b, d, u;
 	struct tw_conn k, k2;
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	union tw_sa dst;
 	int l;
 
 	l = tw_listen(family, tw_lo(family), &dst);
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "1", "1");
-	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tw_tcpext("TWRecycled");
-	age0 = tw_hist_get("reuse_age", -1);
+	reuse_snap(_metadata, &snap);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	ASSERT_EQ(THE_PORT, tw_sa_port(&k.caddr));
@@ -156,7 +182,7 @@ TEST_F(tw_af, reuse_allowed)
 	EXPECT_EQ(0, tw_sockstat_tw());
 	EXPECT_FALSE(tw_proc_tw_find(THE_PORT, tw_sa_port(&dst), NULL));
 	EXPECT_FALSE(tw_live_has(rs->netns, b.tw_id, NULL));
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_ALLOW_REUSE, 1, 1);
 	tw_conn_close(&k2);
 	close(l);
@@ -172,17 +198,14 @@ TEST_F(tw, reuse_bound_port)
 	struct twtrace_record b, d, u;
 	struct tw_conn k, k2;
 	union tw_sa dst, src;
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	int l;
 
 	l = tw_listen(AF_INET, "127.0.0.1", &dst);
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "1", "0");
 	ASSERT_EQ(0, tw_sa_set(&src, AF_INET, "127.0.0.1", BOUND_PORT));
-	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tw_tcpext("TWRecycled");
-	age0 = tw_hist_get("reuse_age", -1);
+	reuse_snap(_metadata, &snap);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, &src));
 	b = wait_birth(_metadata, &self->rs, &src, &dst);
@@ -195,7 +218,7 @@ TEST_F(tw, reuse_bound_port)
 	EXPECT_EQ(TWTRACE_DEATH_REUSED, d.reason)
 		TH_LOG("death reason %s", tw_death_name(d.reason));
 	EXPECT_EQ(0, tw_sockstat_tw());
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_ALLOW_BOUND_PORT, 1, 1);
 	tw_conn_close(&k2);
 	close(l);
@@ -233,17 +256,14 @@ TEST_F(tw, refuse_no_timestamps)
 	struct twtrace_record b1, b2;
 	struct tw_conn k1, k2, kx;
 	union tw_sa dst, src;
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	int l, ret;
 
 	l = tw_listen(AF_INET, "127.0.0.1", &dst);
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "0", "1");
 	ASSERT_EQ(0, tw_sa_set(&src, AF_INET, "127.0.0.1", BOUND_PORT));
-	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tw_tcpext("TWRecycled");
-	age0 = tw_hist_get("reuse_age", -1);
+	reuse_snap(_metadata, &snap);
 
 	ASSERT_EQ(0, tw_make_client_tw(&k1, l, &dst, NULL));
 	ASSERT_EQ(0, tw_make_client_tw(&k2, l, &dst, &src));
@@ -258,7 +278,7 @@ TEST_F(tw, refuse_no_timestamps)
 	check_refused(_metadata, &self->rs, ret, &b2,
 		      TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS, 1, &dst);
 	EXPECT_EQ(2, tw_sockstat_tw());
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_REFUSE_NO_TIMESTAMPS, 2, 0);
 	close(l);
 }
@@ -268,17 +288,11 @@ TEST_F(tw, refuse_sysctl_off)
 {
 	struct twtrace_record b;
 	struct tw_conn k, kx;
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	union tw_sa dst;
 	int l, ret;
 
-	l = tw_listen(AF_INET, "127.0.0.1", &dst);
-	ASSERT_LE(0, l);
-	reuse_sysctls(_metadata, "1", "0");
-	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tw_tcpext("TWRecycled");
-	age0 = tw_hist_get("reuse_age", -1);
+	l = reuse_begin(_metadata, &snap, &dst, "1", "0");
 
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
@@ -287,7 +301,7 @@ TEST_F(tw, refuse_sysctl_off)
 	check_refused(_metadata, &self->rs, ret, &b,
 		      TWTRACE_REUSE_REFUSE_SYSCTL_OFF, 0, &dst);
 	EXPECT_EQ(1, tw_sockstat_tw());
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_REFUSE_SYSCTL_OFF, 1, 0);
 	close(l);
 }
@@ -388,8 +402,7 @@ TEST_F(tw, refuse_too_recent)
 	struct twtrace_record b, u;
 	struct tw_conn k, kx;
 	union tw_sa dst[4];
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	int l[4], i, ret;
 	double t0, t1;
 
@@ -400,9 +413,7 @@ TEST_F(tw, refuse_too_recent)
 	}
 	reuse_sysctls(_metadata, "1", "1");
 	for (i = 0; i < 4; i++) {
-		ASSERT_EQ(0, tw_stats_read(&s0));
-		rec0 = tw_tcpext("TWRecycled");
-		age0 = tw_hist_get("reuse_age", -1);
+		reuse_snap(_metadata, &snap);
 		/* Start 50 ms into a second. */
 		t0 = tw_now();
 		usleep((1.05 - (t0 - (long long)t0)) * 1e6);
@@ -422,7 +433,7 @@ TEST_F(tw, refuse_too_recent)
 	u = check_refused(_metadata, &self->rs, ret, &b,
 			  TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, &dst[i]);
 	EXPECT_GT(NSEC, (long long)u.reuse.age_ns);
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, 0);
 	for (i = 0; i < 4; i++)
 		close(l[i]);
@@ -439,8 +450,7 @@ TEST_F(tw, refuse_too_recent_reuse_delay)
 {
 	struct twtrace_record b, u;
 	struct tw_conn k, kx;
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	union tw_sa dst;
 	int l, ret;
 
@@ -451,9 +461,7 @@ TEST_F(tw, refuse_too_recent_reuse_delay)
 	ASSERT_LE(0, l);
 	reuse_sysctls(_metadata, "1", "1");
 	ASSERT_EQ(0, tw_sysctl_set("net/ipv4/tcp_tw_reuse_delay", "60000"));
-	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tw_tcpext("TWRecycled");
-	age0 = tw_hist_get("reuse_age", -1);
+	reuse_snap(_metadata, &snap);
 	ASSERT_EQ(0, tw_make_client_tw(&k, l, &dst, NULL));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
 	sleep_past_one_second();
@@ -464,7 +472,7 @@ TEST_F(tw, refuse_too_recent_reuse_delay)
 			  TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, &dst);
 	EXPECT_EQ(60000U, u.reuse.delay_ms);
 	EXPECT_LT(NSEC, (long long)u.reuse.age_ns);
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_REFUSE_TOO_RECENT, 1, 0);
 	tw_conn_close(&k);
 	close(l);
@@ -478,17 +486,11 @@ TEST_F(tw, refuse_fin_wait2)
 {
 	struct twtrace_record b, u;
 	struct tw_conn k, kx;
-	struct tw_stats s0;
-	long long rec0, age0;
+	struct reuse_snap snap;
 	union tw_sa dst;
 	int l, ret;
 
-	l = tw_listen(AF_INET, "127.0.0.1", &dst);
-	ASSERT_LE(0, l);
-	reuse_sysctls(_metadata, "1", "1");
-	ASSERT_EQ(0, tw_stats_read(&s0));
-	rec0 = tw_tcpext("TWRecycled");
-	age0 = tw_hist_get("reuse_age", -1);
+	l = reuse_begin(_metadata, &snap, &dst, "1", "1");
 
 	ASSERT_EQ(0, tw_make_fw2_tw(&k, l, &dst));
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
@@ -498,7 +500,7 @@ TEST_F(tw, refuse_fin_wait2)
 	u = check_refused(_metadata, &self->rs, ret, &b,
 			  TWTRACE_REUSE_REFUSE_FIN_WAIT2, 1, &dst);
 	EXPECT_EQ(SUB_FW2, u.substate);
-	check_reuse_counters(_metadata, &s0, rec0, age0,
+	check_reuse_counters(_metadata, &snap,
 			     TWTRACE_REUSE_REFUSE_FIN_WAIT2, 1, 0);
 	tw_conn_close(&k);
 	close(l);

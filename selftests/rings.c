@@ -9,48 +9,60 @@
 
 #include "fixture_ring.h"
 
+/*
+ * The records of event @ev, reason by reason, against the deltas of the
+ * stats "<@prefix>_<reason>"; and their sum against all records of @ev.
+ */
+static void check_reasons(struct __test_metadata *_metadata,
+			  const struct tw_recs *rs, const struct tw_stats *s0,
+			  const struct tw_stats *s1, int ev, unsigned int nr,
+			  const char *prefix,
+			  const char *(*reason_name)(unsigned int r))
+{
+	char name[64];
+	long long n, sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		snprintf(name, sizeof(name), "%s_%s", prefix, reason_name(i));
+		n = tw_recs_count(rs, ev, i, 0, 0, 0);
+		EXPECT_EQ(tw_stats_delta(s0, s1, name), n) {
+			TH_LOG("%s", name);
+		}
+		sum += n;
+	}
+	EXPECT_EQ(sum, tw_recs_count(rs, ev, -1, 0, 0, 0));
+}
+
 /* Per-type record counts against stats deltas. */
 static void check_types(struct __test_metadata *_metadata,
 			const struct tw_recs *rs, const struct tw_stats *s0,
 			const struct tw_stats *s1)
 {
-	char name[64];
-	int i, deaths = 0, reuses = 0, ovfs = 0;
-
 	EXPECT_EQ(tw_stats_delta(s0, s1, "births"),
 		  tw_recs_count(rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
 	EXPECT_EQ(tw_stats_delta(s0, s1, "rearms"),
 		  tw_recs_count(rs, TWTRACE_EV_REARM, -1, 0, 0, 0));
-	for (i = 0; i < TWTRACE_DEATH_NR; i++) {
-		snprintf(name, sizeof(name), "death_%s", tw_death_name(i));
-		EXPECT_EQ(tw_stats_delta(s0, s1, name),
-			  tw_recs_count(rs, TWTRACE_EV_DEATH, i, 0, 0, 0)) {
-			TH_LOG("%s", name);
-		}
-		deaths += tw_recs_count(rs, TWTRACE_EV_DEATH, i, 0, 0, 0);
-	}
-	for (i = 0; i < TWTRACE_REUSE_NR; i++) {
-		snprintf(name, sizeof(name), "reuse_%s", tw_reuse_name(i));
-		EXPECT_EQ(tw_stats_delta(s0, s1, name),
-			  tw_recs_count(rs, TWTRACE_EV_REUSE, i, 0, 0, 0)) {
-			TH_LOG("%s", name);
-		}
-		reuses += tw_recs_count(rs, TWTRACE_EV_REUSE, i, 0, 0, 0);
-	}
-	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++) {
-		snprintf(name, sizeof(name), "overflow_%s",
-			 tw_overflow_name(i));
-		EXPECT_EQ(tw_stats_delta(s0, s1, name),
-			  tw_recs_count(rs, TWTRACE_EV_OVERFLOW, i, 0, 0,
-					0)) {
-			TH_LOG("%s", name);
-		}
-		ovfs += tw_recs_count(rs, TWTRACE_EV_OVERFLOW, i, 0, 0, 0);
-	}
-	EXPECT_EQ(deaths, tw_recs_count(rs, TWTRACE_EV_DEATH, -1, 0, 0, 0));
-	EXPECT_EQ(reuses, tw_recs_count(rs, TWTRACE_EV_REUSE, -1, 0, 0, 0));
-	EXPECT_EQ(ovfs, tw_recs_count(rs, TWTRACE_EV_OVERFLOW, -1, 0, 0, 0));
+	check_reasons(_metadata, rs, s0, s1, TWTRACE_EV_DEATH,
+		      TWTRACE_DEATH_NR, "death", tw_death_name);
+	check_reasons(_metadata, rs, s0, s1, TWTRACE_EV_REUSE,
+		      TWTRACE_REUSE_NR, "reuse", tw_reuse_name);
+	check_reasons(_metadata, rs, s0, s1, TWTRACE_EV_OVERFLOW,
+		      TWTRACE_OVERFLOW_NR, "overflow", tw_overflow_name);
 	EXPECT_EQ(rs->nread, (long long)rs->n);
+}
+
+/* A child that makes a client tw on CPU 0 in 0.3 s; its pid. */
+static pid_t tw_later(int l, const union tw_sa *dst)
+{
+	struct tw_conn k;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	tw_pin(0);
+	usleep(300000);
+	_exit(tw_make_client_tw(&k, l, dst, NULL) ? 1 : 0);
 }
 
 static void on_alarm(int sig)
@@ -97,15 +109,8 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	EXPECT_EQ(EAGAIN, errno);
 
 	/* poll() wakes up for a record. */
-	pid = fork();
+	pid = tw_later(self->l, &self->dst);
 	ASSERT_LE(0, pid);
-	if (!pid) {
-		struct tw_conn k;
-
-		tw_pin(0);
-		usleep(300000);
-		_exit(tw_make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
-	}
 	t0 = tw_now();
 	ret = poll(pfd, ncpus, 10000);
 	TH_LOG("poll() returned %d after %.3f s", ret, tw_now() - t0);
@@ -134,15 +139,8 @@ TEST_F_TIMEOUT(ring, reader_keeps_up, 120)
 	snprintf(path, sizeof(path), TW_DIR "/cpu0");
 	pfd[0].fd = open(path, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, pfd[0].fd);
-	pid = fork();
+	pid = tw_later(self->l, &self->dst);
 	ASSERT_LE(0, pid);
-	if (!pid) {
-		struct tw_conn k;
-
-		tw_pin(0);
-		usleep(300000);
-		_exit(tw_make_client_tw(&k, self->l, &self->dst, NULL) ? 1 : 0);
-	}
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(10);
 	t0 = tw_now();
