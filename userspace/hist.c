@@ -313,16 +313,13 @@ static int parse_args(struct hist_opts *o, int argc, char **argv)
 						 "-m and -u exclude each other");
 			unit = c;
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
 		default:
 			return opt_err(c, argv, usage);
 		}
 	}
-	if (optind < argc)
-		return usage_err(usage, "unexpected argument '%s'",
-				 argv[optind]);
+	rc = opt_extra(argc, argv, usage);
+	if (rc)
+		return rc;
 	o->div = unit == 'u' ? 1000 : 1000000;
 	o->unit = unit == 'u' ? "usecs" : "msecs";
 	return 0;
@@ -338,7 +335,7 @@ int cmd_hist(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	rc = parse_args(&o, argc, argv);
 	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPT_HELP ? EXIT_OK : rc;
 	dir = tw_module(&rc);
 	if (!dir)
 		return rc;

@@ -274,21 +274,15 @@ int cmd_ls(int argc, char **argv)
 		case 'x':
 			ext = true;
 			break;
-		case 'h':
-			ls_usage(stdout);
-			filter_free(&f);
-			return EXIT_OK;
 		default:
 			rc = opt_err(c, argv, ls_usage);
 		}
 		if (rc)
 			goto out;
 	}
-	if (optind < argc) {
-		rc = usage_err(ls_usage, "unexpected argument '%s'",
-			       argv[optind]);
+	rc = opt_extra(argc, argv, ls_usage);
+	if (rc)
 		goto out;
-	}
 	dir = tw_module(&rc);
 	if (!dir)
 		goto out;
@@ -304,5 +298,5 @@ int cmd_ls(int argc, char **argv)
 out:
 	free(v);
 	filter_free(&f);
-	return rc;
+	return rc == OPT_HELP ? EXIT_OK : rc;
 }

@@ -105,16 +105,14 @@ int cmd_probes(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			probes_usage(stdout);
-			return EXIT_OK;
 		default:
-			return opt_err(c, argv, probes_usage);
+			rc = opt_err(c, argv, probes_usage);
+			return rc == OPT_HELP ? EXIT_OK : rc;
 		}
 	}
-	if (optind < argc)
-		return usage_err(probes_usage, "unexpected argument '%s'",
-				 argv[optind]);
+	rc = opt_extra(argc, argv, probes_usage);
+	if (rc)
+		return rc;
 	dir = tw_module(&rc);
 	if (!dir)
 		return rc;

@@ -37,7 +37,9 @@ int tw_flush(void);
 
 /* Usage errors: the message, then the command's usage, on stderr. */
 int __printf(2, 3) usage_err(void (*usage)(FILE *f), const char *fmt, ...);
+#define OPT_HELP	(-1)	/* -h: the usage went to stdout */
 int opt_err(int c, char **argv, void (*usage)(FILE *f));
+int opt_extra(int argc, char **argv, void (*usage)(FILE *f));
 
 /* Name tables, expanded from the uapi X-macros. */
 extern const char *const tw_event_names[TWTRACE_EV_NR];

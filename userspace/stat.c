@@ -345,7 +345,7 @@ static int parse_args(struct stat_opts *o, int argc, char **argv)
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c;
+	int c, rc;
 
 	opterr = 0;
 	optind = 1;
@@ -357,9 +357,6 @@ static int parse_args(struct stat_opts *o, int argc, char **argv)
 		case 'P':
 			o->prom = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
 		default:
 			return opt_err(c, argv, usage);
 		}
@@ -381,9 +378,9 @@ static int parse_args(struct stat_opts *o, int argc, char **argv)
 					 argv[optind]);
 		optind++;
 	}
-	if (optind < argc)
-		return usage_err(usage, "unexpected argument '%s'",
-				 argv[optind]);
+	rc = opt_extra(argc, argv, usage);
+	if (rc)
+		return rc;
 	if (o->prom && o->interval)
 		return usage_err(usage,
 				 "--prometheus takes no INTERVAL: the collector wants one snapshot");
@@ -454,7 +451,7 @@ int cmd_stat(int argc, char **argv)
 
 	rc = parse_args(&o, argc, argv);
 	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPT_HELP ? EXIT_OK : rc;
 	dir = tw_module(&rc);
 	if (!dir)
 		return rc;

@@ -580,7 +580,7 @@ static int parse_args(struct stream *s, int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c;
+	int c, rc;
 
 	opterr = 0;
 	optind = 1;
@@ -648,16 +648,13 @@ static int parse_args(struct stream *s, int argc, char **argv)
 		case 'i':
 			s->in_path = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
 		default:
 			return opt_err(c, argv, usage);
 		}
 	}
-	if (optind < argc)
-		return usage_err(usage, "unexpected argument '%s'",
-				 argv[optind]);
+	rc = opt_extra(argc, argv, usage);
+	if (rc)
+		return rc;
 	if (s->out_path && !strcmp(s->out_path, "-") && s->json)
 		return usage_err(usage,
 				 "-o - and -j both want standard output");
@@ -690,7 +687,7 @@ int cmd_stream(int argc, char **argv)
 	rc = parse_args(&s, argc, argv);
 	if (rc) {
 		filter_free(&s.filter);
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPT_HELP ? EXIT_OK : rc;
 	}
 	s.text = true;
 	if (s.out_path) {

@@ -53,16 +53,33 @@ int usage_err(void (*usage)(FILE *f), const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* getopt_long() was called with opterr = 0 and a leading ':'. */
+/*
+ * An option no command takes itself, from getopt_long() called with
+ * opterr = 0 and a leading ':': -h prints the usage on stdout and gives
+ * OPT_HELP (the command ends with EXIT_OK); the rest are usage errors.
+ */
 int opt_err(int c, char **argv, void (*usage)(FILE *f))
 {
 	const char *opt = argv[optind - 1];
 
+	if (c == 'h') {
+		usage(stdout);
+		return OPT_HELP;
+	}
 	if (c == ':')
 		return usage_err(usage, "option '%s' needs an argument", opt);
 	if (optopt && optopt < 256)
 		return usage_err(usage, "unknown option '-%c'", optopt);
 	return usage_err(usage, "unknown option '%s'", opt);
+}
+
+/* An argument left after the options and operands: a usage error. */
+int opt_extra(int argc, char **argv, void (*usage)(FILE *f))
+{
+	if (optind < argc)
+		return usage_err(usage, "unexpected argument '%s'",
+				 argv[optind]);
+	return 0;
 }
 
 /* A whole decimal number, nothing else. */
