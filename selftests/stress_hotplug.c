@@ -7,21 +7,22 @@
 /*
  * CPU 1 goes offline and comes back, three times, while two workers make
  * connections and every cpuN file is read: births == TcpExt TW+TWKilled
- * of the workers' namespaces, nothing lost, every record read, and each
+ * of the workers' namespaces (on 5.10, less the early deaths, which it
+ * counts nowhere), nothing lost, every record read, and each
  * CPU's seqs contiguous, CPU 1's too when it is back.
  */
 TEST_F_TIMEOUT(stress, cpu_hotplug, 120)
 {
 	struct storm_opts o = { .limit = 0 };
 	int rounds = scaled(3), r, c, ncpus = tw_ncpus();
-	long long before1, conns, kernel;
+	long long before1, conns, kernel, early;
 	struct mk m = { .n4 = 3, .cpu = 1 };
 	struct tw_stats s0, s1;
 	struct tw_recs rs;
 	struct storm st;
 	struct nsjob j;
 	double t, down = 0, up = 0;
-	char on[8];
+	char on[8], name[64];
 	int ret;
 
 	if (access(CPU1_ONLINE, W_OK))
@@ -73,7 +74,22 @@ TEST_F_TIMEOUT(stress, cpu_hotplug, 120)
 	TH_LOG("records +%lld, read %lld (cpu0 %lld, cpu1 %lld)",
 	       tw_stats_delta(&s0, &s1, "records"), rs.nread, rs.cpu_read[0],
 	       rs.cpu_read[1]);
-	EXPECT_EQ(kernel, tw_stats_delta(&s0, &s1, "births"));
+	/*
+	 * 5.10's TcpExt counts a tw at its expiry, and the oracle adds the
+	 * live ones: a tw that died early is in neither.  Say which, if any.
+	 */
+	early = tw_stats_delta_sum(&s0, &s1, "death_") -
+		tw_stats_delta(&s0, &s1, "death_expired");
+	for (c = 0; c < TWTRACE_DEATH_NR; c++) {
+		snprintf(name, sizeof(name), "death_%s", tw_death_name(c));
+		if (c != TWTRACE_DEATH_EXPIRED &&
+		    tw_stats_delta(&s0, &s1, name))
+			TH_LOG("early deaths: %s +%lld", name,
+			       tw_stats_delta(&s0, &s1, name));
+	}
+	EXPECT_EQ(kernel, tw_births_kernel_want(tw_stats_delta(&s0, &s1,
+							       "births"),
+						early));
 	EXPECT_EQ(0, tw_stats_delta(&s0, &s1, "lost"));
 	EXPECT_EQ(tw_stats_delta(&s0, &s1, "records"), rs.nread);
 	EXPECT_EQ(0, rs.bad);
