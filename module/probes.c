@@ -645,6 +645,8 @@ static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 NOKPROBE_SYMBOL(unique_ret);
+/* The uapi's inline is only a hint: keep any out-of-line copy unprobed. */
+NOKPROBE_SYMBOL(twtrace_reuse_allows);
 
 static struct kretprobe rp_alloc = {
 	.kp.symbol_name	= "inet_twsk_alloc",

@@ -192,6 +192,10 @@ TEST_F_TIMEOUT(tw, time_wait_v4_v6_and_fin_wait2, 600)
 	 * the last (re)arm: the two add up to TCP_TIMEWAIT_LEN.
 	 */
 	usleep(100000);
+	/* The kernel's first word on when each timer is due, early. */
+	watch_poll(&wc);
+	watch_poll(&wa);
+	watch_poll(&wb);
 	tw_recs_read(&self->rs);
 	for (i = 0; i < 2; i++) {
 		const struct twtrace_record *b = i ? &bb : &ba;
