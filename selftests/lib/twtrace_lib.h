@@ -348,11 +348,6 @@ const struct twtrace_record *
 tw_recs_find(const struct tw_recs *rs, int type, int reason,
 	     unsigned int sport, unsigned int dport, unsigned long long id);
 
-/* Keep reading until @n matching records are there or @secs passed. */
-bool tw_recs_wait(struct tw_recs *rs, int n, int type,
-		  int reason, unsigned int sport,
-		  unsigned int dport, double secs);
-
 /* Same local and remote tuple in record @r as the sockaddrs given? */
 bool tw_rec_tuple_is(const struct twtrace_record *r,
 		     const union tw_sa *local,
