@@ -16,10 +16,14 @@
 #define _TWTRACE_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/cgroup.h>
 #include <linux/kprobes.h>
 #include <linux/ring_buffer.h>
 #include <linux/timer.h>
+#include <net/inet6_hashtables.h>
+#include <net/inet_hashtables.h>
 #include <net/inet_timewait_sock.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
 #include <net/tcp.h>
 
@@ -49,11 +53,13 @@
 #error "hash-before-arm without IRQ-saving rhashtable locks: no entry at alloc"
 #endif
 #define TWTRACE_ENTRY_AT_ALLOC	1
+#define TWTRACE_HASHDANCE_SYMBOL	"inet_twsk_hashdance_schedule"
 #else
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
 #error "6.11+ without inet_twsk_hashdance_schedule(): Kbuild read the wrong headers"
 #endif
 #define TWTRACE_ENTRY_AT_ALLOC	0
+#define TWTRACE_HASHDANCE_SYMBOL	"inet_twsk_hashdance"
 #endif
 
 /*
@@ -133,6 +139,57 @@ static nokprobe_inline u8 twtrace_tw_substate(const struct inet_timewait_sock *t
  * -EOPNOTSUPP and the tw lives on.
  */
 #define TWTRACE_ABORT_KILLS_TW	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 0, 0))
+
+/*
+ * The cgroup v2 id of the cgroup a socket was made in (for a child of a
+ * listener, the listener's): what bpf_sk_cgroup_id() reports.  Kernels
+ * without socket cgroup data (the tiny debug config without cgroups) have
+ * none.
+ */
+static nokprobe_inline u64 twtrace_sk_cgroup_id(struct sock *sk)
+{
+#ifdef CONFIG_SOCK_CGROUP_DATA
+	struct cgroup *cgrp = sock_cgroup_ptr(&sk->sk_cgrp_data);
+
+	return cgrp ? cgroup_id(cgrp) : 0;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * The listener an incoming SYN to @sk's local address and port would find,
+ * under rcu_read_lock(), with no packet: socket lookup BPF programs and
+ * reuseport groups choose as they would for the SYN, but without the
+ * packet a reuseport program does not run.  The lookups lost their
+ * hashinfo argument in 7.x (each address family has one table again):
+ * TWTRACE_HAVE_LOOKUP_HASHINFO is read from the headers.  An IPv6 socket
+ * on IPv4-mapped addresses takes IPv4's SYNs.
+ */
+#ifdef TWTRACE_HAVE_LOOKUP_HASHINFO
+#define TWTRACE_LOOKUP_TABLE(net)	twtrace_tcp_death_row(net)->hashinfo,
+#else
+#define TWTRACE_LOOKUP_TABLE(net)
+#endif
+
+static nokprobe_inline bool twtrace_port_listened(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+	int dif = READ_ONCE(sk->sk_bound_dev_if);
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+		return inet6_lookup_listener(net, TWTRACE_LOOKUP_TABLE(net)
+					     NULL, 0, &sk->sk_v6_daddr,
+					     sk->sk_dport,
+					     &sk->sk_v6_rcv_saddr,
+					     sk->sk_num, dif, 0);
+#endif
+	return __inet_lookup_listener(net, TWTRACE_LOOKUP_TABLE(net)
+				      NULL, 0, sk->sk_daddr, sk->sk_dport,
+				      sk->sk_rcv_saddr, sk->sk_num, dif, 0);
+}
 
 /* from_timer() is timer_container_of() since 41cb08555c41 (6.16). */
 #ifndef timer_container_of

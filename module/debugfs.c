@@ -45,6 +45,7 @@ static int version_show(struct seq_file *m, void *unused)
 DEFINE_SHOW_ATTRIBUTE(version);
 
 static const char * const death_names[] = TWTRACE_DEATH_NAMES;
+static const char * const role_names[] = TWTRACE_ROLE_NAMES;
 static const char * const reuse_names[] = TWTRACE_REUSE_NAMES;
 static const char * const overflow_names[] = TWTRACE_OVERFLOW_NAMES;
 
@@ -117,6 +118,23 @@ struct live_walk {
 	u64 now;
 };
 
+/* uid cgroup cookie role, "-" for what is not known */
+static void show_owner(struct seq_file *m, const struct twtrace_owner *o,
+		       u64 cookie)
+{
+	u8 role = o->role < TWTRACE_ROLE_NR ? o->role : TWTRACE_ROLE_UNKNOWN;
+
+	if (role == TWTRACE_ROLE_UNKNOWN)
+		seq_puts(m, " -");
+	else
+		seq_printf(m, " %u", o->uid);
+	if (role == TWTRACE_ROLE_UNKNOWN || !o->cgroup)
+		seq_puts(m, " -");
+	else
+		seq_printf(m, " %llu", o->cgroup);
+	seq_printf(m, " %llu %s\n", cookie, role_names[role]);
+}
+
 static void live_show_one(const struct twtrace_tw *e, void *arg)
 {
 	struct live_walk *w = arg;
@@ -127,11 +145,12 @@ static void live_show_one(const struct twtrace_tw *e, void *arg)
 	seq_printf(m, "%llu %u %u", twtrace_tw_id(e), r.netns, r.family);
 	show_addr(m, &r, r.saddr, r.sport);
 	show_addr(m, &r, r.daddr, r.dport);
-	seq_printf(m, " %s %llu %u\n",
+	seq_printf(m, " %s %llu %u",
 		   READ_ONCE(e->substate) == TWTRACE_SUBSTATE_FIN_WAIT2 ?
 		   "FIN_WAIT2" : "TIME_WAIT",
 		   w->now > e->birth_ns ? w->now - e->birth_ns : 0,
 		   READ_ONCE(e->rearms));
+	show_owner(m, &e->owner, r.owner.cookie);
 }
 
 /* The tracked TIME_WAIT sockets, by id: their tw pointers stay here. */
@@ -139,7 +158,7 @@ static int live_show(struct seq_file *m, void *unused)
 {
 	struct live_walk w = { .m = m, .now = ktime_get_ns() };
 
-	seq_puts(m, "# id netns family local remote substate age_ns rearms\n");
+	seq_puts(m, "# id netns family local remote substate age_ns rearms uid cgroup cookie role\n");
 	twtrace_table_for_each(live_show_one, &w);
 	return 0;
 }

@@ -13,13 +13,17 @@
 
 #include <linux/build_bug.h>
 #include <linux/module.h>
+#include <linux/stddef.h>
 
 static int __init twtrace_init(void)
 {
 	int ret;
 
-	BUILD_BUG_ON(sizeof(struct twtrace_record) != 128);
-	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 40);
+	/* The record grows only at its end (uapi/linux/twtrace.h). */
+	BUILD_BUG_ON(offsetof(struct twtrace_record, owner) !=
+		     TWTRACE_RECORD_SIZE_MIN);
+	BUILD_BUG_ON(sizeof(struct twtrace_record) != 152);
+	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 64);
 
 	ret = twtrace_stats_init();
 	if (ret)

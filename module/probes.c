@@ -16,6 +16,13 @@
  * (TWTRACE_ENTRY_AT_ALLOC in compat.h), so that a rearm that comes before
  * the birth finds it.
  *
+ * The owner of a new tw (struct twtrace_owner) is read from its full
+ * socket at the hashdance, the one call of tcp_time_wait() that has both.
+ * From 6.11 the hashdance arms the timer itself, so the birth follows and
+ * takes the owner from the entry; before, the birth comes first, in the
+ * same BH-disabled section on the same CPU, and leaves its record in this
+ * CPU's twtrace_ctx for the hashdance to complete and emit.
+ *
  * Every handler, and every function of ours that a handler calls, is
  * NOKPROBE_SYMBOL() (internals.rst, "Probe safety").
  */
@@ -26,6 +33,7 @@
 #include <linux/ktime.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
+#include <linux/sock_diag.h>
 #include <linux/timekeeping.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ipv6.h>
@@ -42,7 +50,9 @@ struct twtrace_ctx {
 	const struct inet_timewait_sock *in_tsp;	/* inside tsp() */
 	const struct inet_timewait_sock *tsp_tw;	/* last tsp() result */
 	const struct inet_timewait_sock *reuse_tw;	/* reuse allowed */
+	const struct inet_timewait_sock *birth_tw;	/* birth, up to 6.10 */
 	int tsp_ret;
+	struct twtrace_record birth;	/* waiting for its owner */
 };
 
 static DEFINE_PER_CPU(struct twtrace_ctx, twtrace_ctx);
@@ -60,6 +70,7 @@ enum twtrace_probe_id {
 	P_TIMER,
 	P_ABORT,
 	P_DESCHED,
+	P_HASHDANCE,
 	P_NR
 };
 
@@ -124,28 +135,49 @@ NOKPROBE_SYMBOL(birth_substate);
 
 /*
  * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
- * if the tw is untracked; from 6.11 also the time and substate it was born
- * with.  Caller holds rcu_read_lock().
+ * if the tw is untracked; from 6.11 also the time, substate and owner it
+ * was born with.  Caller holds rcu_read_lock().
  */
 static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
-		       u8 *sub)
+		       struct twtrace_record *rec)
 {
 	struct twtrace_tw *e;
 	u64 id;
 
 	if (!TWTRACE_ENTRY_AT_ALLOC)
-		return twtrace_table_insert(tw, *now, *sub);
+		return twtrace_table_insert(tw, *now, rec->substate, NULL);
 	e = twtrace_table_get(tw);
 	if (!e)
 		return 0;
 	id = twtrace_tw_id(e);
 	*now = e->birth_ns;
-	*sub = birth_substate(e);
+	rec->substate = birth_substate(e);
+	rec->owner = e->owner;
 	twtrace_table_put(e);
 	return id;
 }
 
 NOKPROBE_SYMBOL(birth_entry);
+
+static bool probe_attached(enum twtrace_probe_id id);
+
+/*
+ * Up to 6.10, a birth's record waits in this CPU's twtrace_ctx for the
+ * hashdance that follows it in the same BH-disabled section; one still
+ * waiting (its hashdance probe missed) goes out now, without an owner.
+ */
+static void birth_wait_owner(const struct twtrace_record *rec,
+			     const struct inet_timewait_sock *tw)
+{
+	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
+
+	if (ctx->birth_tw)
+		twtrace_ring_emit(&ctx->birth);
+	ctx->birth = *rec;
+	ctx->birth_tw = tw;
+}
+
+NOKPROBE_SYMBOL(birth_wait_owner);
 
 /* __inet_twsk_schedule(tw, timeo, rearm) */
 static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
@@ -169,7 +201,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!rearm) {
 		twtrace_count(TWTRACE_C_BIRTHS);
 		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
-		rec.tw_id = birth_entry(tw, &now, &rec.substate);
+		rec.tw_id = birth_entry(tw, &now, &rec);
 		if (!rec.tw_id) {
 			/*
 			 * The table was full or memory short, or (6.11+) the
@@ -196,12 +228,17 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 			if (rec.rearms < U16_MAX)
 				WRITE_ONCE(e->rearms, ++rec.rearms);
 			rec.tw_id = twtrace_tw_id(e);
+			rec.owner = e->owner;
 			twtrace_table_put(e);
 		}
 	}
 	rcu_read_unlock();
 
 	rec.ts_ns = now;
+	if (!rearm && !TWTRACE_ENTRY_AT_ALLOC && probe_attached(P_HASHDANCE)) {
+		birth_wait_owner(&rec, tw);
+		return 0;
+	}
 	twtrace_ring_emit(&rec);
 	return 0;
 }
@@ -240,8 +277,6 @@ early_death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 
 NOKPROBE_SYMBOL(early_death_reason);
 
-static bool probe_attached(enum twtrace_probe_id id);
-
 static enum twtrace_death_reason
 death_reason(struct twtrace_ctx *ctx, const struct inet_timewait_sock *tw,
 	     const struct twtrace_tw *e)
@@ -277,6 +312,7 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		rec->tw_id = twtrace_tw_id(e);
 		rec->rearms = READ_ONCE(e->rearms);
 		rec->death.lifetime_ns = life;
+		rec->owner = e->owner;
 		rec->death.fin_wait2_ns = (u64)READ_ONCE(e->fin_wait2_us) *
 					  NSEC_PER_USEC;
 		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
@@ -318,6 +354,10 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!is_tcp_tw(tw))
 		return 0;
 	hit(P_KILL);
+	if (ctx->birth_tw == tw) {	/* its hashdance went unseen */
+		ctx->birth_tw = NULL;
+		twtrace_ring_emit(&ctx->birth);
+	}
 	now = ktime_get_ns();
 	twtrace_fill_tw(&rec, tw, TWTRACE_EV_DEATH);
 
@@ -378,6 +418,41 @@ static int desched_pre(struct kprobe *p, struct pt_regs *regs)
 }
 
 NOKPROBE_SYMBOL(desched_pre);
+
+/*
+ * inet_twsk_hashdance(tw, sk, hashinfo) up to 6.10, after the birth;
+ * inet_twsk_hashdance_schedule(tw, sk, hashinfo, timeo) from 6.11, before
+ * it: the owner, from the full socket.
+ */
+static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct inet_timewait_sock *tw = arg_tw(regs, 0);
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 1);
+	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
+	struct twtrace_owner owner;
+	struct twtrace_tw *e;
+
+	if (!is_tcp_tw(tw))
+		return 0;
+	hit(P_HASHDANCE);
+	rcu_read_lock();
+	twtrace_fill_owner(&owner, sk, false);
+	e = twtrace_table_get(tw);
+	if (e) {
+		/* Not hashed yet: nobody else reads the entry's owner. */
+		e->owner = owner;
+		twtrace_table_put(e);
+	}
+	rcu_read_unlock();
+	if (ctx->birth_tw == tw) {
+		ctx->birth_tw = NULL;
+		ctx->birth.owner = owner;
+		twtrace_ring_emit(&ctx->birth);
+	}
+	return 0;
+}
+
+NOKPROBE_SYMBOL(hashdance_pre);
 
 /* tw_timer_handler(timer): tail-jumps into inet_twsk_kill(). */
 static int timer_pre(struct kprobe *p, struct pt_regs *regs)
@@ -460,11 +535,14 @@ static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct alloc_data *d = (struct alloc_data *)ri->data;
 	const struct sock *sk = (const struct sock *)regs_get_kernel_argument(regs, 0);
 	struct inet_timewait_death_row *dr;
+	u32 cookie[2];
 
 	dr = (struct inet_timewait_death_row *)regs_get_kernel_argument(regs, 1);
 	if (dr != twtrace_tcp_death_row(sock_net(sk)))
 		return 1;	/* not TCP: no return probe */
 	hit(P_ALLOC);
+	/* Made now, the tw inherits it: ss shows both with one cookie. */
+	sock_diag_save_cookie((struct sock *)sk, cookie);
 	d->sk = sk;
 	d->count = twtrace_tw_count(dr);
 	d->limit = READ_ONCE(dr->sysctl_max_tw_buckets);
@@ -486,7 +564,8 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		/* Not hashed yet: no rearm can come before this. */
 		if (TWTRACE_ENTRY_AT_ALLOC) {
 			rcu_read_lock();
-			twtrace_table_insert(tw, ktime_get_ns(), d->state);
+			twtrace_table_insert(tw, ktime_get_ns(), d->state,
+					     NULL);
 			rcu_read_unlock();
 		}
 		return 0;
@@ -498,6 +577,9 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	rec.ts_ns = ktime_get_ns();
 	/* tcp_time_wait() still holds the full socket. */
 	twtrace_fill_tuple(&rec, &d->sk->__sk_common, d->sk->sk_num);
+	rcu_read_lock();
+	twtrace_fill_owner(&rec.owner, (struct sock *)d->sk, false);
+	rcu_read_unlock();
 	rec.substate = d->state;
 	rec.reason = reason;
 	rec.overflow.tw_count = d->count;
@@ -612,6 +694,7 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	rcu_read_unlock();
 
 	fill_peer(rec, sk, tw->tw_num);
+	twtrace_fill_owner(&rec->owner, sk, true);
 	return 0;
 }
 
@@ -683,6 +766,7 @@ static struct twtrace_probe twtrace_probes[P_NR] = {
 	[P_TIMER]	= KP("tw_timer_handler", timer_pre, false),
 	[P_ABORT]	= KP("tcp_abort", abort_pre, false),
 	[P_DESCHED]	= KP("inet_twsk_deschedule_put", desched_pre, false),
+	[P_HASHDANCE]	= KP(TWTRACE_HASHDANCE_SYMBOL, hashdance_pre, false),
 };
 
 static bool probe_attached(enum twtrace_probe_id id)

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * twtrace: the socket identity in a record (include/uapi/linux/twtrace.h):
- * 4-tuple, netns and substate, read from a full socket or a tw.  The probes
- * fill their records with it, and the "live" file its lines.
+ * 4-tuple, netns and substate, read from a full socket or a tw, and the
+ * owner, read from a full socket.  The probes fill their records and the
+ * live-table entries with them, and the "live" file its lines.
  */
 #include "twtrace.h"
 
 #include <linux/kprobes.h>
+#include <linux/sock_diag.h>
 #include <linux/string.h>
+#include <linux/uidgid.h>
+#include <linux/user_namespace.h>
 #include <net/inet_timewait_sock.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -34,7 +38,7 @@ void twtrace_fill_tuple(struct twtrace_record *rec,
 
 NOKPROBE_SYMBOL(twtrace_fill_tuple);
 
-/* A zeroed record of @type with @tw's identity. */
+/* A zeroed record of @type with @tw's identity and cookie. */
 void twtrace_fill_tw(struct twtrace_record *rec,
 		     const struct inet_timewait_sock *tw, u8 type)
 {
@@ -42,6 +46,31 @@ void twtrace_fill_tw(struct twtrace_record *rec,
 	rec->type = type;
 	twtrace_fill_tuple(rec, &tw->__tw_common, tw->tw_num);
 	rec->substate = twtrace_tw_substate(tw);
+	rec->owner.cookie = atomic64_read(&tw->tw_cookie);
 }
 
 NOKPROBE_SYMBOL(twtrace_fill_tw);
+
+/*
+ * The owner of a full socket (struct twtrace_owner).  A @connecting socket
+ * is the client; for any other the listener lookup tells, the one costly
+ * part, under the caller's rcu_read_lock().  Makes the socket's cookie if
+ * it has none yet, as sock_diag would.
+ */
+void twtrace_fill_owner(struct twtrace_owner *o, struct sock *sk,
+			bool connecting)
+{
+	u32 cookie[2];
+
+	sock_diag_save_cookie(sk, cookie);
+	o->cookie = (u64)cookie[1] << 32 | cookie[0];
+	o->cgroup = twtrace_sk_cgroup_id(sk);
+	o->uid = from_kuid_munged(&init_user_ns, READ_ONCE(sk->sk_uid));
+	if (connecting || !twtrace_port_listened(sk))
+		o->role = TWTRACE_ROLE_CLIENT;
+	else
+		o->role = TWTRACE_ROLE_SERVER;
+	memset(o->__pad, 0, sizeof(o->__pad));
+}
+
+NOKPROBE_SYMBOL(twtrace_fill_owner);

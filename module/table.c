@@ -40,7 +40,7 @@
 static unsigned int twtrace_max_tracked = 262144;
 module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
 MODULE_PARM_DESC(max_tracked,
-		 "Most TIME_WAIT sockets tracked at once (40 bytes each, plus the hash table); more are counted as untracked");
+		 "Most TIME_WAIT sockets tracked at once (64 bytes each, plus the hash table); more are counted as untracked");
 
 static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;
@@ -283,7 +283,7 @@ NOKPROBE_SYMBOL(twtrace_table_reserve);
  * holds rcu_read_lock().
  */
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
-			 u8 substate)
+			 u8 substate, const struct twtrace_owner *owner)
 {
 	struct twtrace_tw *e, *old;
 	u64 id;
@@ -302,6 +302,7 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 	e->rearms = 0;
 	e->substate = substate;
 	e->pending = 0;
+	e->owner = *owner;
 
 	old = rhashtable_lookup_get_insert_fast(&twtrace_table, &e->node,
 						twtrace_table_params);

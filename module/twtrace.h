@@ -28,6 +28,7 @@
 struct file;
 struct inet_timewait_sock;
 struct poll_table_struct;
+struct sock;
 struct sock_common;
 
 /*
@@ -73,7 +74,7 @@ void twtrace_stats_reset(void);
  * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never
  * leaves the kernel: readers see the entry's id.
  *
- * 40 bytes an entry.  The table holds one reference, every user found by
+ * 64 bytes an entry.  The table holds one reference, every user found by
  * twtrace_table_get() another; the last put hands the entry to call_rcu().
  * Only holders of a reference read the payload, so the rcu_head shares its
  * place: lookups that still find the entry meanwhile use only node, tw and
@@ -94,6 +95,7 @@ struct twtrace_tw {
 			u16 rearms;		/* saturating */
 			u8 substate;		/* as last seen by a probe */
 			u8 pending;		/* death reason decided early, + 1 */
+			struct twtrace_owner owner;	/* see probes.c */
 		};
 		struct rcu_head rcu;	/* after the last put */
 	};
@@ -102,7 +104,7 @@ struct twtrace_tw {
 int twtrace_table_init(void);
 void twtrace_table_exit(void);
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
-			 u8 substate);
+			 u8 substate, const struct twtrace_owner *owner);
 struct twtrace_tw *twtrace_table_get(const struct inet_timewait_sock *tw);
 void twtrace_table_put(struct twtrace_tw *e);
 void twtrace_table_remove(struct twtrace_tw *e);
@@ -137,9 +139,11 @@ ssize_t twtrace_ring_read(int cpu, char __user *ubuf, size_t count,
 __poll_t twtrace_ring_poll(int cpu, struct file *file,
 			   struct poll_table_struct *wait);
 
-/* record.c: the socket identity in a record. */
+/* record.c: the socket identity and owner in a record. */
 void twtrace_fill_tuple(struct twtrace_record *rec,
 			const struct sock_common *skc, u16 lport);
+void twtrace_fill_owner(struct twtrace_owner *o, struct sock *sk,
+			bool connecting);
 void twtrace_fill_tw(struct twtrace_record *rec,
 		     const struct inet_timewait_sock *tw, u8 type);
 

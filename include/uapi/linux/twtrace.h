@@ -20,6 +20,16 @@
 
 #define TWTRACE_DEBUGFS_DIR	"twtrace"
 
+/*
+ * Records grow only at their end, and only with fields whose zero means
+ * "unknown": a reader takes the record size from the "version" file or a
+ * recording's header, accepts any size from TWTRACE_RECORD_SIZE_MIN up,
+ * ignores the bytes past the fields it knows and reads the fields past the
+ * end of a shorter record as zero.  TWTRACE_ABI_VERSION changes only when
+ * a field moves or changes its meaning.
+ */
+#define TWTRACE_RECORD_SIZE_MIN	128	/* up to and with the union */
+
 /* TIME_WAIT substates, the kernel's TCP state numbers. */
 #define TWTRACE_SUBSTATE_FIN_WAIT2	5
 #define TWTRACE_SUBSTATE_TIME_WAIT	6
@@ -71,6 +81,18 @@ static __inline__ int twtrace_reuse_allows(unsigned int reason)
 	       reason == TWTRACE_REUSE_ALLOW_REUSE;
 }
 
+/*
+ * Which side of its connection a socket was when it entered TIME_WAIT: the
+ * server if a listener in its netns took SYNs on its local address and
+ * port at that moment (the lookup an incoming SYN does), else the client.
+ */
+enum twtrace_role {
+	TWTRACE_ROLE_UNKNOWN,
+	TWTRACE_ROLE_CLIENT,
+	TWTRACE_ROLE_SERVER,
+	TWTRACE_ROLE_NR
+};
+
 /* Why no TIME_WAIT socket could be made. */
 enum twtrace_overflow_reason {
 	TWTRACE_OVERFLOW_LIMIT,
@@ -113,6 +135,12 @@ enum twtrace_overflow_reason {
 	[TWTRACE_REUSE_REFUSE_DYING] = "refuse_dying",		\
 }
 
+#define TWTRACE_ROLE_NAMES {					\
+	[TWTRACE_ROLE_UNKNOWN] = "unknown",			\
+	[TWTRACE_ROLE_CLIENT] = "client",			\
+	[TWTRACE_ROLE_SERVER] = "server",			\
+}
+
 #define TWTRACE_OVERFLOW_NAMES {				\
 	[TWTRACE_OVERFLOW_LIMIT] = "limit",			\
 	[TWTRACE_OVERFLOW_NOMEM] = "nomem",			\
@@ -124,6 +152,28 @@ enum twtrace_overflow_reason {
 #define TWTRACE_F_UNTRACKED		0x04	/* death: not in the live table */
 #define TWTRACE_F_TUPLE_DIFFERS		0x08	/* reuse: new tuple != tw's */
 #define TWTRACE_F_NO_TUPLE		0x10	/* death found at the free */
+
+/*
+ * Who made a socket, read from the full socket: for a TIME_WAIT socket
+ * when it entered TIME_WAIT (tcp_time_wait()), so its births, rearms and
+ * deaths all carry it; for a reuse decision the connecting socket (a
+ * client); for an overflow the socket that could not become a TIME_WAIT
+ * one.  The cookie is the socket's SO_COOKIE, the one "ss -e" shows as
+ * "sk:<hex>" and sock_diag and BPF report: the module makes it if the
+ * socket has none yet, and a tw keeps its full socket's.
+ *
+ * role 0 (unknown) means uid and cgroup are not known either: a tw born
+ * before the module was loaded or untracked, or a record of an older
+ * module.  The cookie, 0 if not known, is known for every tw.
+ */
+struct twtrace_owner {
+	__u64 cookie;		/* SO_COOKIE */
+	__u64 cgroup;		/* cgroup v2 id: the inode number of its
+				 * cgroupfs directory; 0 if not known */
+	__u32 uid;		/* sk_uid, in the initial user namespace */
+	__u8  role;		/* enum twtrace_role */
+	__u8  __pad[3];
+};
 
 /* Lifetime or age not known (socket born before the module was loaded). */
 #define TWTRACE_NS_UNKNOWN		(~0ULL)
@@ -180,6 +230,8 @@ struct twtrace_record {
 		} overflow;
 		__u8 __size[48];
 	};
+	/* From here on, past TWTRACE_RECORD_SIZE_MIN: see its comment. */
+	struct twtrace_owner owner;
 };
 
 /*
@@ -191,7 +243,7 @@ struct twtrace_record {
 struct twtrace_file_header {
 	char  magic[8];		/* TWTRACE_FILE_MAGIC, no NUL */
 	__u32 abi;		/* TWTRACE_ABI_VERSION of the records */
-	__u32 record_size;	/* sizeof(struct twtrace_record) */
+	__u32 record_size;	/* sizeof(struct twtrace_record) of the writer */
 	__u32 ncpus;		/* cpuN files the recording read */
 	__u32 __reserved;	/* zero */
 	__u64 start_ns;		/* CLOCK_MONOTONIC at the start */
@@ -212,9 +264,12 @@ struct twtrace_file_header {
  * The "live" file: a "# ..." header line, then one line per tracked socket:
  *
  *   <id> <netns> <4|6> <laddr>:<lport> <raddr>:<rport> <substate> <age_ns>
- *   <rearms>
+ *   <rearms> <uid> <cgroup> <cookie> <role>
  *
- * with IPv6 addresses as [addr]:port and substate TIME_WAIT or FIN_WAIT2.
+ * with IPv6 addresses as [addr]:port, substate TIME_WAIT or FIN_WAIT2,
+ * the owner as in struct twtrace_owner (uid "-" when the role is unknown,
+ * cgroup "-" when not known; cookie and cgroup in decimal) and role a TWTRACE_ROLE_NAMES
+ * name.  Columns are only ever added at the end.
  *
  * The "probes" file: a "# ..." header line, then per probe
  * "<symbol> <yes|no attached> <hits> <missed>".
