@@ -191,6 +191,30 @@ static nokprobe_inline bool twtrace_port_listened(struct sock *sk)
 				      sk->sk_rcv_saddr, sk->sk_num, dif, 0);
 }
 
+/*
+ * How many local ports a connect() of @sk may choose from.  Kernels that
+ * keep ip_local_port_range in one u32 (TWTRACE_HAVE_PORT_RANGE_U32, read
+ * from the headers; 6.12 and 7.3 here) read it locklessly, with the
+ * socket's own IP_LOCAL_PORT_RANGE applied.  Older ones (5.10, 6.1) keep
+ * the pair under a seqlock, a sleeping lock on PREEMPT_RT: it is read
+ * without, which can tear only during a sysctl write, and without the
+ * per-socket range.
+ */
+static nokprobe_inline u16 twtrace_port_range(const struct sock *sk)
+{
+	int low, high;
+
+#ifdef TWTRACE_HAVE_PORT_RANGE_U32
+	inet_sk_get_local_port_range(sk, &low, &high);
+#else
+	const struct net *net = sock_net(sk);
+
+	low = READ_ONCE(net->ipv4.ip_local_ports.range[0]);
+	high = READ_ONCE(net->ipv4.ip_local_ports.range[1]);
+#endif
+	return high >= low ? min(high - low + 1, U16_MAX) : 0;
+}
+
 /* from_timer() is timer_container_of() since 41cb08555c41 (6.16). */
 #ifndef timer_container_of
 #define timer_container_of(var, timer, field)	from_timer(var, timer, field)

@@ -65,6 +65,8 @@ static int stats_show(struct seq_file *m, void *unused)
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		seq_printf(m, "overflow_%s %llu\n", overflow_names[i],
 			   twtrace_counter_sum(TWTRACE_C_OVERFLOW + i));
+	seq_printf(m, "connect_fail %llu\n",
+		   twtrace_counter_sum(TWTRACE_C_CONNECT_FAIL));
 	seq_printf(m, "born_before_load %llu\n",
 		   twtrace_counter_sum(TWTRACE_C_BORN_BEFORE_LOAD));
 	seq_printf(m, "untracked %llu\n",
