@@ -31,6 +31,7 @@
 #include <linux/refcount.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 #include <net/inet_timewait_sock.h>
 #include <net/net_namespace.h>
@@ -277,8 +278,9 @@ static bool twtrace_table_reserve(void)
 NOKPROBE_SYMBOL(twtrace_table_reserve);
 
 /*
- * A new entry for @tw, not hashed yet: its id, or 0 when the table is at
- * its bound or memory is short (the birth then counts as untracked).  The
+ * A new entry for @tw, not hashed yet, with @owner if known (NULL: the
+ * hashdance probe fills it in): its id, or 0 when the table is at its
+ * bound or memory is short (the birth then counts as untracked).  The
  * entry may die as soon as it is in the table: it is not returned.  Caller
  * holds rcu_read_lock().
  */
@@ -302,7 +304,10 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 	e->rearms = 0;
 	e->substate = substate;
 	e->pending = 0;
-	e->owner = *owner;
+	if (owner)
+		e->owner = *owner;
+	else
+		memset(&e->owner, 0, sizeof(e->owner));
 
 	old = rhashtable_lookup_get_insert_fast(&twtrace_table, &e->node,
 						twtrace_table_params);
