@@ -147,7 +147,7 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 	u64 id;
 
 	if (!TWTRACE_ENTRY_AT_ALLOC)
-		return twtrace_table_insert(tw, *now, rec->substate, NULL);
+		return twtrace_table_insert(tw, *now, rec->substate);
 	e = twtrace_table_get(tw);
 	if (!e)
 		return 0;
@@ -566,8 +566,7 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		/* Not hashed yet: no rearm can come before this. */
 		if (TWTRACE_ENTRY_AT_ALLOC) {
 			rcu_read_lock();
-			twtrace_table_insert(tw, ktime_get_ns(), d->state,
-					     NULL);
+			twtrace_table_insert(tw, ktime_get_ns(), d->state);
 			rcu_read_unlock();
 		}
 		return 0;

@@ -278,14 +278,14 @@ static bool twtrace_table_reserve(void)
 NOKPROBE_SYMBOL(twtrace_table_reserve);
 
 /*
- * A new entry for @tw, not hashed yet, with @owner if known (NULL: the
- * hashdance probe fills it in): its id, or 0 when the table is at its
+ * A new entry for @tw, not hashed yet, with no owner (the hashdance probe
+ * fills it in): its id, or 0 when the table is at its
  * bound or memory is short (the birth then counts as untracked).  The
  * entry may die as soon as it is in the table: it is not returned.  Caller
  * holds rcu_read_lock().
  */
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
-			 u8 substate, const struct twtrace_owner *owner)
+			 u8 substate)
 {
 	struct twtrace_tw *e, *old;
 	u64 id;
@@ -304,10 +304,7 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 	e->rearms = 0;
 	e->substate = substate;
 	e->pending = 0;
-	if (owner)
-		e->owner = *owner;
-	else
-		memset(&e->owner, 0, sizeof(e->owner));
+	memset(&e->owner, 0, sizeof(e->owner));
 
 	old = rhashtable_lookup_get_insert_fast(&twtrace_table, &e->node,
 						twtrace_table_params);

@@ -105,7 +105,7 @@ struct twtrace_tw {
 int twtrace_table_init(void);
 void twtrace_table_exit(void);
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
-			 u8 substate, const struct twtrace_owner *owner);
+			 u8 substate);
 struct twtrace_tw *twtrace_table_get(const struct inet_timewait_sock *tw);
 void twtrace_table_put(struct twtrace_tw *e);
 void twtrace_table_remove(struct twtrace_tw *e);
