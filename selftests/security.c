@@ -386,7 +386,7 @@ TEST_F_TIMEOUT(stress, no_kernel_addresses, 60)
 		if (record_leak(r, why, sizeof(why)) && !bad++)
 			TH_LOG("record %zu: %s", k, why);
 	}
-	TH_LOG("%zu records: %d births, %d rearms, %d deaths, %d reuses, %d overflows, %d connect_fail",
+	TH_LOG("%zu records: %d birth, %d rearm, %d death, %d reuse, %d overflow, %d connect_fail",
 	       rs.n, types[TWTRACE_EV_BIRTH], types[TWTRACE_EV_REARM],
 	       types[TWTRACE_EV_DEATH], types[TWTRACE_EV_REUSE],
 	       types[TWTRACE_EV_OVERFLOW], types[TWTRACE_EV_CONNECT_FAIL]);
