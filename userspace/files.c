@@ -331,6 +331,7 @@ static int stats_slots(struct tw_stats *st, struct stats_slot *s)
 		SLOT(&st->reuse[i], "reuse_%s", tw_reuse_names[i]);
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		SLOT(&st->overflow[i], "overflow_%s", tw_overflow_names[i]);
+	SLOT(&st->connect_fail, "connect_fail");
 	SLOT(&st->born_before_load, "born_before_load");
 	SLOT(&st->untracked, "untracked");
 	SLOT(&st->live, "live");

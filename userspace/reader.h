@@ -67,6 +67,7 @@ struct tw_stats {
 	__u64 death[TWTRACE_DEATH_NR];
 	__u64 reuse[TWTRACE_REUSE_NR];
 	__u64 overflow[TWTRACE_OVERFLOW_NR];
+	__u64 connect_fail;
 	__u64 born_before_load;
 	__u64 untracked;
 	__u64 live;

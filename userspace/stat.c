@@ -68,6 +68,7 @@ static int stats_delta(const struct tw_stats *a, const struct tw_stats *b,
 		d->reuse[i] = delta(a->reuse[i], b->reuse[i]);
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		d->overflow[i] = delta(a->overflow[i], b->overflow[i]);
+	d->connect_fail = delta(a->connect_fail, b->connect_fail);
 	d->born_before_load = delta(a->born_before_load, b->born_before_load);
 	d->untracked = delta(a->untracked, b->untracked);
 	d->records = delta(a->records, b->records);
@@ -92,6 +93,7 @@ static void print_text(const struct tw_stats *st)
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		printf("overflow_%-18s %llu\n", tw_overflow_names[i],
 		       st->overflow[i]);
+	printf("%-27s %llu\n", "connect_fail", st->connect_fail);
 	printf("%-27s %llu\n", "born_before_load", st->born_before_load);
 	printf("%-27s %llu\n", "untracked", st->untracked);
 	printf("%-27s %llu\n", "live", st->live);
@@ -125,6 +127,7 @@ static void print_json(const struct tw_stats *st, __u64 interval)
 	json_map("reuse", tw_reuse_names, st->reuse, TWTRACE_REUSE_NR);
 	json_map("overflows", tw_overflow_names, st->overflow,
 		 TWTRACE_OVERFLOW_NR);
+	printf(",\"connect_fail\":%llu", st->connect_fail);
 	printf(",\"lost\":%llu,\"lost_cpu\":[", st->lost);
 	for (i = 0; i < st->ncpus; i++)
 		printf("%s%llu", i ? "," : "", st->lost_cpu[i]);
@@ -259,6 +262,9 @@ static const struct prom_scalar prom_first[] = {
 };
 
 static const struct prom_scalar prom_rest[] = {
+	PROM("twtrace_connect_failures_total", "counter",
+	     "connect() calls that found no local port (EADDRNOTAVAIL, EADDRINUSE).",
+	     connect_fail),
 	PROM("twtrace_live", "gauge",
 	     "TIME_WAIT sockets tracked now (born since the module was loaded).",
 	     live),
