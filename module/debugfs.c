@@ -40,6 +40,7 @@ static int version_show(struct seq_file *m, void *unused)
 	seq_printf(m, "abi %u\n", TWTRACE_ABI_VERSION);
 	seq_printf(m, "record_size %zu\n", sizeof(struct twtrace_record));
 	seq_printf(m, "kernel %s\n", init_utsname()->release);
+	seq_printf(m, "loaded_ns %llu\n", twtrace_stats_loaded_ns());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(version);
@@ -80,6 +81,7 @@ static int stats_show(struct seq_file *m, void *unused)
 		seq_printf(m, "lost_cpu%d %llu\n", cpu,
 			   twtrace_ring_lost_cpu(cpu));
 	seq_printf(m, "probe_misses %lu\n", twtrace_probes_nmissed());
+	seq_printf(m, "since_ns %llu\n", twtrace_stats_since_ns());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

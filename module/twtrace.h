@@ -70,6 +70,8 @@ u64 twtrace_counter_sum(enum twtrace_counter c);
 u64 twtrace_hist_lifetime_sum(enum twtrace_death_reason r, unsigned int b);
 u64 twtrace_hist_reuse_age_sum(unsigned int b);
 void twtrace_stats_reset(void);
+u64 twtrace_stats_loaded_ns(void);
+u64 twtrace_stats_since_ns(void);
 
 /*
  * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never

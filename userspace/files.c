@@ -220,6 +220,25 @@ int tw_read_text(const char *dir, const char *name, char **buf, int *rc)
 	return read_text(dir, name, buf, rc, false);
 }
 
+/* The number on the "@name N" line of the version file; -1 if none. */
+int tw_version_value(const char *dir, const char *name, __u64 *v)
+{
+	char *buf, *cur, *line, *tok[3];
+	int rc, ret = -1;
+
+	if (read_text(dir, "version", &buf, &rc, true))
+		return -1;
+	cur = buf;
+	while ((line = tw_next_line(&cur)))
+		if (tw_split(line, tok, 2) == 2 && !strcmp(tok[0], name) &&
+		    !parse_u64(tok[1], v)) {
+			ret = 0;
+			break;
+		}
+	free(buf);
+	return ret;
+}
+
 /* The next line of a buffer, cut at its newline; NULL at the end. */
 char *tw_next_line(char **cursor)
 {
@@ -338,6 +357,7 @@ static int stats_slots(struct tw_stats *st, struct stats_slot *s)
 	SLOT(&st->records, "records");
 	SLOT(&st->lost, "lost");
 	SLOT(&st->probe_misses, "probe_misses");
+	SLOT(&st->since_ns, "since_ns");
 #undef SLOT
 	return n;
 }

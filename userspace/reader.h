@@ -56,6 +56,7 @@ const char *tw_dir(int *rc);
 const char *tw_module(int *rc);
 int tw_open(const char *dir, const char *name, int flags, int *rc);
 int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
+int tw_version_value(const char *dir, const char *name, __u64 *v);
 int tw_check_abi(const char *dir);
 char *tw_next_line(char **cursor);
 int tw_split(char *line, char **tok, int max);
@@ -74,6 +75,7 @@ struct tw_stats {
 	__u64 records;
 	__u64 lost;
 	__u64 probe_misses;
+	__u64 since_ns;		/* not a counter: CLOCK_REALTIME, from 0 */
 	__u64 *lost_cpu;
 	int ncpus;
 };

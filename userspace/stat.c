@@ -74,6 +74,7 @@ static int stats_delta(const struct tw_stats *a, const struct tw_stats *b,
 	d->records = delta(a->records, b->records);
 	d->lost = delta(a->lost, b->lost);
 	d->probe_misses = delta(a->probe_misses, b->probe_misses);
+	d->since_ns = b->since_ns;
 	for (i = 0; i < b->ncpus; i++)
 		d->lost_cpu[i] = delta(i < a->ncpus ? a->lost_cpu[i] : 0,
 				       b->lost_cpu[i]);
@@ -102,6 +103,7 @@ static void print_text(const struct tw_stats *st)
 	for (i = 0; i < st->ncpus; i++)
 		printf("lost_cpu%-19d %llu\n", i, st->lost_cpu[i]);
 	printf("%-27s %llu\n", "probe_misses", st->probe_misses);
+	printf("%-27s %llu\n", "since_ns", st->since_ns);
 }
 
 static void json_map(const char *key, const char *const *names,
@@ -133,8 +135,9 @@ static void print_json(const struct tw_stats *st, __u64 interval)
 		printf("%s%llu", i ? "," : "", st->lost_cpu[i]);
 	printf("],\"untracked\":%llu,\"born_before_load\":%llu",
 	       st->untracked, st->born_before_load);
-	printf(",\"live\":%llu,\"records\":%llu,\"probe_misses\":%llu}\n",
+	printf(",\"live\":%llu,\"records\":%llu,\"probe_misses\":%llu",
 	       st->live, st->records, st->probe_misses);
+	printf(",\"since_ns\":%llu}\n", st->since_ns);
 }
 
 /* The interval lines' columns: deltas but LIVE. */
@@ -300,6 +303,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 {
 	struct hist_data *h = calloc(1, sizeof(*h));
 	char label[96];
+	__u64 loaded;
 	int i, rc;
 
 	if (!h) {
@@ -329,6 +333,16 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		printf("twtrace_overflows_total{reason=\"%s\"} %llu\n",
 		       tw_overflow_names[i], st->overflow[i]);
 	prom_scalars(prom_rest, ARRAY_SIZE(prom_rest), st);
+	prom_head("twtrace_counters_start_time_seconds", "gauge",
+		  "When the counters started from 0 (the module's load or the last reset), seconds since the epoch.");
+	prom_secs(label, sizeof(label), st->since_ns);
+	printf("twtrace_counters_start_time_seconds %s\n", label);
+	if (!tw_version_value(dir, "loaded_ns", &loaded)) {
+		prom_head("twtrace_module_load_time_seconds", "gauge",
+			  "When the module was loaded, seconds since the epoch.");
+		prom_secs(label, sizeof(label), loaded);
+		printf("twtrace_module_load_time_seconds %s\n", label);
+	}
 	prom_head("twtrace_lifetime_seconds", "histogram",
 		  "TIME_WAIT lifetime, birth to death, by death reason (_sum approximate: bucket midpoints).");
 	for (i = 0; i < TWTRACE_DEATH_NR; i++) {

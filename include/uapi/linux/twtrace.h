@@ -273,10 +273,14 @@ struct twtrace_file_header {
  *   births, rearms, death_<reason> for every death reason,
  *   reuse_<reason> for every reuse reason, overflow_<reason>, connect_fail,
  *   born_before_load, untracked, live, records, lost, lost_cpuN ...,
- *   probe_misses
+ *   probe_misses, since_ns
+ *
+ * since_ns is not a counter: the CLOCK_REALTIME (ns) at which the
+ * counters started from 0, the module's load or the last reset.
  *
  * The "version" file: "version <TWTRACE_VERSION>", "abi <N>",
- * "record_size <bytes>" and "kernel <release>" lines.
+ * "record_size <bytes>", "kernel <release>" and "loaded_ns <CLOCK_REALTIME
+ * of the module's load>" lines.
  *
  * The "live" file: a "# ..." header line, then one line per tracked socket:
  *
