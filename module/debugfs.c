@@ -123,8 +123,7 @@ struct live_walk {
 };
 
 /* uid cgroup cookie role, "-" for what is not known */
-static void show_owner(struct seq_file *m, const struct twtrace_owner *o,
-		       u64 cookie)
+static void show_owner(struct seq_file *m, const struct twtrace_owner *o)
 {
 	u8 role = o->role < TWTRACE_ROLE_NR ? o->role : TWTRACE_ROLE_UNKNOWN;
 
@@ -136,7 +135,7 @@ static void show_owner(struct seq_file *m, const struct twtrace_owner *o,
 		seq_puts(m, " -");
 	else
 		seq_printf(m, " %llu", o->cgroup);
-	seq_printf(m, " %llu %s\n", cookie, role_names[role]);
+	seq_printf(m, " %llu %s\n", o->cookie, role_names[role]);
 }
 
 static void live_show_one(const struct twtrace_tw *e, void *arg)
@@ -154,7 +153,8 @@ static void live_show_one(const struct twtrace_tw *e, void *arg)
 		   "FIN_WAIT2" : "TIME_WAIT",
 		   w->now > e->birth_ns ? w->now - e->birth_ns : 0,
 		   READ_ONCE(e->rearms));
-	show_owner(m, &e->owner, r.owner.cookie);
+	twtrace_tw_owner(e, &r.owner);
+	show_owner(m, &r.owner);
 }
 
 /* The tracked TIME_WAIT sockets, by id: their tw pointers stay here. */

@@ -154,7 +154,7 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 	id = twtrace_tw_id(e);
 	*now = e->birth_ns;
 	rec->substate = birth_substate(e);
-	rec->owner = e->owner;
+	twtrace_tw_owner(e, &rec->owner);
 	twtrace_table_put(e);
 	return id;
 }
@@ -230,7 +230,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 			if (rec.rearms < U16_MAX)
 				WRITE_ONCE(e->rearms, ++rec.rearms);
 			rec.tw_id = twtrace_tw_id(e);
-			rec.owner = e->owner;
+			twtrace_tw_owner(e, &rec.owner);
 			twtrace_table_put(e);
 		}
 	}
@@ -314,7 +314,7 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		rec->tw_id = twtrace_tw_id(e);
 		rec->rearms = READ_ONCE(e->rearms);
 		rec->death.lifetime_ns = life;
-		rec->owner = e->owner;
+		twtrace_tw_owner(e, &rec->owner);
 		rec->death.fin_wait2_ns = (u64)READ_ONCE(e->fin_wait2_us) *
 					  NSEC_PER_USEC;
 		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
@@ -398,6 +398,7 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 		rec.type = TWTRACE_EV_DEATH;
 		rec.flags = TWTRACE_F_NO_TUPLE;
 		rec.family = tw->tw_family == AF_INET6 ? 6 : 4;
+		rec.owner.cookie = atomic64_read(&tw->tw_cookie);
 		rec.substate = READ_ONCE(e->substate);
 		emit_death(&rec, e, TWTRACE_DEATH_UNKNOWN, ktime_get_ns());
 	}
@@ -442,7 +443,9 @@ static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
 	e = twtrace_table_get(tw);
 	if (e) {
 		/* Not hashed yet: nobody else reads the entry's owner. */
-		e->owner = owner;
+		e->role = owner.role;
+		e->uid = owner.uid;
+		e->cgroup = owner.cgroup;
 		twtrace_table_put(e);
 	}
 	rcu_read_unlock();

@@ -41,7 +41,7 @@
 static unsigned int twtrace_max_tracked = 262144;
 module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
 MODULE_PARM_DESC(max_tracked,
-		 "Most TIME_WAIT sockets tracked at once (64 bytes each, plus the hash table); more are counted as untracked");
+		 "Most TIME_WAIT sockets tracked at once (56 bytes each, plus the hash table); more are counted as untracked");
 
 static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;
@@ -304,7 +304,9 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 	e->rearms = 0;
 	e->substate = substate;
 	e->pending = 0;
-	memset(&e->owner, 0, sizeof(e->owner));
+	e->role = TWTRACE_ROLE_UNKNOWN;
+	e->uid = 0;
+	e->cgroup = 0;
 
 	old = rhashtable_lookup_get_insert_fast(&twtrace_table, &e->node,
 						twtrace_table_params);
