@@ -167,9 +167,39 @@ static nokprobe_inline u64 twtrace_sk_cgroup_id(struct sock *sk)
  * on IPv4-mapped addresses takes IPv4's SYNs.
  */
 #ifdef TWTRACE_HAVE_LOOKUP_HASHINFO
-#define TWTRACE_LOOKUP_TABLE(net)	twtrace_tcp_death_row(net)->hashinfo,
+static nokprobe_inline struct sock *
+twtrace_listener4(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
+		  unsigned short hnum, int dif)
+{
+	return __inet_lookup_listener(net, twtrace_tcp_death_row(net)->hashinfo,
+				      NULL, 0, saddr, sport, daddr, hnum, dif,
+				      0);
+}
+
+static nokprobe_inline struct sock *
+twtrace_listener6(struct net *net, const struct in6_addr *saddr, __be16 sport,
+		  const struct in6_addr *daddr, unsigned short hnum, int dif)
+{
+	return inet6_lookup_listener(net, twtrace_tcp_death_row(net)->hashinfo,
+				     NULL, 0, saddr, sport, daddr, hnum, dif,
+				     0);
+}
 #else
-#define TWTRACE_LOOKUP_TABLE(net)
+static nokprobe_inline struct sock *
+twtrace_listener4(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
+		  unsigned short hnum, int dif)
+{
+	return __inet_lookup_listener(net, NULL, 0, saddr, sport, daddr, hnum,
+				      dif, 0);
+}
+
+static nokprobe_inline struct sock *
+twtrace_listener6(struct net *net, const struct in6_addr *saddr, __be16 sport,
+		  const struct in6_addr *daddr, unsigned short hnum, int dif)
+{
+	return inet6_lookup_listener(net, NULL, 0, saddr, sport, daddr, hnum,
+				     dif, 0);
+}
 #endif
 
 static nokprobe_inline bool twtrace_port_listened(struct sock *sk)
@@ -180,15 +210,12 @@ static nokprobe_inline bool twtrace_port_listened(struct sock *sk)
 #if IS_ENABLED(CONFIG_IPV6)
 	if (sk->sk_family == AF_INET6 &&
 	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr))
-		return inet6_lookup_listener(net, TWTRACE_LOOKUP_TABLE(net)
-					     NULL, 0, &sk->sk_v6_daddr,
-					     sk->sk_dport,
-					     &sk->sk_v6_rcv_saddr,
-					     sk->sk_num, dif, 0);
+		return twtrace_listener6(net, &sk->sk_v6_daddr, sk->sk_dport,
+					 &sk->sk_v6_rcv_saddr, sk->sk_num,
+					 dif);
 #endif
-	return __inet_lookup_listener(net, TWTRACE_LOOKUP_TABLE(net)
-				      NULL, 0, sk->sk_daddr, sk->sk_dport,
-				      sk->sk_rcv_saddr, sk->sk_num, dif, 0);
+	return twtrace_listener4(net, sk->sk_daddr, sk->sk_dport,
+				 sk->sk_rcv_saddr, sk->sk_num, dif);
 }
 
 /*

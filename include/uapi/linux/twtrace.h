@@ -168,7 +168,10 @@ enum twtrace_overflow_reason {
  * The cgroup v2 id is the inode number of the cgroup's directory in the
  * cgroup2 filesystem.  role 0 (unknown) means uid and cgroup are not known
  * either: a tw born before the module was loaded or untracked, or a record
- * of an older module.  The cookie, 0 if not known, is known for every tw.
+ * of an older module.  The cookie is 0 only for a tw born before the load
+ * whose socket nobody had asked the cookie of.  The uid is the fsuid of
+ * the task that created the socket, for an accepted one of the task that
+ * accepted it (accept() sets it).
  */
 struct twtrace_owner {
 	__u64 cookie;		/* SO_COOKIE */
