@@ -229,11 +229,6 @@ FIXTURE_TEARDOWN(owners_af)
 	cg_teardown(&self->cg);
 }
 
-#define NEED_CGROUPS(c) do {						\
-	if (!(c)->ok)							\
-		SKIP(return, "cgroup parts: %s", (c)->why);		\
-} while (0)
-
 /* ---- makers: children that make sockets as someone else ---- */
 
 struct maker {
@@ -350,8 +345,8 @@ static void make_socks(struct __test_metadata *_metadata,
 	maker_str(m, who, sizeof(who));
 	ASSERT_TRUE(status >= 0 && WIFEXITED(status) &&
 		    !WEXITSTATUS(status))
-		TH_LOG("maker (%s): status %#x (10 cgroup, 11 cgroup check, 12 uid, 13 socket, 14 send)",
-		       who, status);
+		TH_LOG("maker (%s): status %#x (%s)", who, status,
+		       "exit 10 cgroup, 11 cgroup check, 12 uid, 13 socket, 14 send");
 	ASSERT_EQ(1, recvmsg(sv[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
 	close(sv[0]);
 	cm = CMSG_FIRSTHDR(&msg);
@@ -533,7 +528,8 @@ TEST_F_TIMEOUT(owners, two_cgroups_two_uids, 300)
 	int l[3], fds[3], i, j, n = 0;
 	struct tw_conn k;
 
-	NEED_CGROUPS(&self->cg);
+	if (!self->cg.ok)
+		SKIP(return, "cgroup parts: %s", self->cg.why);
 	if (self->diag)
 		TH_LOG("no sock_diag (%s): its cookies unchecked here",
 		       strerror(-self->diag));
@@ -648,7 +644,8 @@ TEST_F_TIMEOUT(owners, accepted_socket_has_listener_cgroup, 120)
 	int lfd, cfd[2];
 	struct want w;
 
-	NEED_CGROUPS(&self->cg);
+	if (!self->cg.ok)
+		SKIP(return, "cgroup parts: %s", self->cg.why);
 	make_socks(_metadata, &self->cg, &ma, fams, 1, &lfd);
 	make_socks(_metadata, &self->cg, &mb, fams, 2, cfd);
 	ASSERT_LE(0, tw_listen_fd(lfd, "127.0.0.1", &dst));
@@ -716,7 +713,8 @@ TEST_F_TIMEOUT(owners, reuse_has_connecting_owner, 120)
 	struct tw_conn k, k2;
 	union tw_sa dst;
 
-	NEED_CGROUPS(&self->cg);
+	if (!self->cg.ok)
+		SKIP(return, "cgroup parts: %s", self->cg.why);
 	/* The listener first: its port comes from the range. */
 	l = tw_listen(AF_INET, "127.0.0.1", &dst);
 	ASSERT_LE(0, l);
@@ -802,7 +800,8 @@ TEST_F_TIMEOUT(owners, overflow_has_owner, 120)
 	struct tw_conn k;
 	union tw_sa dst;
 
-	NEED_CGROUPS(&self->cg);
+	if (!self->cg.ok)
+		SKIP(return, "cgroup parts: %s", self->cg.why);
 	make_socks(_metadata, &self->cg, &ml, fams, 1, &lfd);
 	make_socks(_metadata, &self->cg, &ma, fams, 1, &fa);
 	make_socks(_metadata, &self->cg, &mb, fams, 2, fb);
@@ -843,6 +842,63 @@ TEST_F_TIMEOUT(owners, overflow_has_owner, 120)
 				   0));
 	EXPECT_EQ(1, tw_sockstat_tw());
 	close(lfd);
+}
+
+/*
+ * A TIME_WAIT socket born while the module was not loaded has no owner
+ * the module could read (role unknown, uid and cgroup 0, no live line),
+ * but its cookie, the tw's own, is known: a socket of cgroup a, uid 1001,
+ * whose SO_COOKIE was read, enters TIME_WAIT (FIN_WAIT2 substate) with
+ * the module unloaded; after the load its death (the peer's RST) carries
+ * born_before_load, no id, and that cookie with nothing else.
+ */
+TEST_F_TIMEOUT(owners, born_before_load_has_cookie_only, 120)
+{
+	static const struct maker ma = { .cg = 0, .uid = UID_A };
+	static const int fams[1] = { AF_INET };
+	struct twtrace_record d;
+	long long retries = 0;
+	struct tw_conn k;
+	union tw_sa dst;
+	int l, fd, ret;
+	struct want w;
+
+	if (!self->cg.ok)
+		SKIP(return, "cgroup parts: %s", self->cg.why);
+	l = tw_listen(AF_INET, "127.0.0.1", &dst);
+	ASSERT_LE(0, l);
+	make_socks(_metadata, &self->cg, &ma, fams, 1, &fd);
+	w = want_of(&self->cg, &ma, fd, TWTRACE_ROLE_UNKNOWN,
+		    "born before load (cgroup a, uid 1001)");
+	w.uid = 0;
+	w.cgroup = 0;
+	ASSERT_EQ(0, tw_conn_open_fd(&k, fd, l, &dst, NULL));
+
+	ret = mod_unload_retry(&retries);
+	ASSERT_EQ(0, ret) TH_LOG("rmmod: %s", strerror(-ret));
+	ASSERT_EQ(0, tw_conn_close_client_only(&k));
+	wait_tw(_metadata, &k.caddr, &dst, w.what);
+	ret = mod_op(true);
+	ASSERT_EQ(0, ret) TH_LOG("insmod: %s", strerror(-ret));
+	/* A new module: its rings start again from seq 0. */
+	tw_recs_free(&self->rs);
+	tw_recs_init(&self->rs, self->ns);
+	EXPECT_EQ(0, tw_live_read(NULL, 0, self->ns));
+
+	ASSERT_EQ(0, tw_conn_abort_server(&k));
+	d = wait_cookie(_metadata, &self->rs, TWTRACE_EV_DEATH, &w);
+	TH_LOG("%s: death %s, flags %#x, id %llu: uid %u, cgroup %llu, cookie %llu, %s",
+	       w.what, tw_death_name(d.reason), d.flags, d.tw_id, d.owner.uid,
+	       d.owner.cgroup, d.owner.cookie, role_name(d.owner.role));
+	EXPECT_TRUE(tw_rec_tuple_is(&d, &k.caddr, &dst));
+	EXPECT_EQ(TWTRACE_DEATH_RST_RECEIVED, d.reason);
+	EXPECT_TRUE(d.flags & TWTRACE_F_BORN_BEFORE_LOAD);
+	EXPECT_EQ(0ULL, d.tw_id);
+	check_owner(_metadata, "death", &d.owner, &w);
+	EXPECT_EQ(0, recs_by_cookie(&self->rs, TWTRACE_EV_BIRTH, w.cookie,
+				    NULL));
+	tw_conn_close(&k);
+	close(l);
 }
 
 /*
