@@ -13,6 +13,7 @@
  * it), and even: connect() tries the ports of both parities of an even
  * range, but drops one port of an odd one (__inet_hash_connect()).
  */
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "fixture_tw.h"
@@ -258,6 +259,65 @@ static void log_fail(struct __test_metadata *_metadata,
 	       r->owner.role < TWTRACE_ROLE_NR ? roles[r->owner.role] : "?");
 }
 
+#define CG_MNT	"/tmp/twtrace-cgroup2"
+
+/*
+ * The cgroup v2 id of the caller's cgroup: the inode number of its
+ * directory ("0::<path>" of /proc/self/cgroup, a line the kernel shows
+ * once cgroup2 has been mounted) in a cgroup2 mount of our own at CG_MNT,
+ * in a mount namespace of this test's own (each test is a process of its
+ * own, the mount goes with it).  0 if there is none, why in cg_why.
+ */
+static char cg_why[700] = "not looked up";
+
+static unsigned long long self_cgroup_id(void)
+{
+	static unsigned long long id;
+	static bool done;
+	char line[512], path[600], *p = NULL;
+	struct stat st;
+	FILE *f;
+
+	if (done)
+		return id;
+	done = true;
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		snprintf(cg_why, sizeof(cg_why), "a mount namespace: %s",
+			 strerror(errno));
+		return 0;
+	}
+	mkdir(CG_MNT, 0700);
+	if (mount("cgroup2", CG_MNT, "cgroup2", 0, NULL)) {
+		snprintf(cg_why, sizeof(cg_why), "mount cgroup2: %s",
+			 strerror(errno));
+		return 0;
+	}
+	f = fopen("/proc/self/cgroup", "r");
+	if (f) {
+		while (!p && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "0::", 3))
+				p = line + 3;
+		fclose(f);
+	}
+	if (p) {
+		p[strcspn(p, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s%s", CG_MNT, p);
+		if (stat(path, &st)) {
+			snprintf(cg_why, sizeof(cg_why), "%s: %s", path,
+				 strerror(errno));
+		} else {
+			id = st.st_ino;
+			snprintf(cg_why, sizeof(cg_why), "%s: inode %llu",
+				 path, id);
+		}
+	} else {
+		snprintf(cg_why, sizeof(cg_why),
+			 "no 0:: line in /proc/self/cgroup");
+	}
+	return id;
+}
+
 /* What a failed connect() should have produced. */
 struct cf_want {
 	const union tw_sa *dst;
@@ -267,6 +327,7 @@ struct cf_want {
 	int tw_seen;			/* TIME_WAIT rows it had to pass */
 	int reason;			/* theirs, all of them */
 	const struct cf_snap *before;
+	unsigned long long cgroup;	/* its cgroup id; 0: the caller's */
 };
 
 /*
@@ -284,7 +345,8 @@ check_fail(struct __test_metadata *_metadata, struct tw_recs *rs,
 	struct twtrace_record r;
 	int by[TWTRACE_REUSE_NR] = { 0 };
 	unsigned char lo[16] = { 0 };
-	int sum = 0, nreuse = 0;
+	unsigned int ports[64];
+	int sum = 0, nreuse = 0, j;
 	struct tw_stats s1;
 	char name[64];
 
@@ -316,6 +378,12 @@ check_fail(struct __test_metadata *_metadata, struct tw_recs *rs,
 	EXPECT_EQ(r.connect.tw_seen, sum);
 	EXPECT_EQ(w->s->uid, r.owner.uid);
 	EXPECT_EQ(TWTRACE_ROLE_CLIENT, r.owner.role);
+	if (!self_cgroup_id())
+		TH_LOG("owner's cgroup not checked: %s", cg_why);
+	if (self_cgroup_id())
+		EXPECT_EQ(w->cgroup ?: self_cgroup_id(), r.owner.cgroup) {
+			TH_LOG("the caller's cgroup: %s", cg_why);
+		}
 
 	/* The decisions the same connect() made, one per TIME_WAIT socket. */
 	for (i = 0; i < rs->n; i++) {
@@ -336,10 +404,19 @@ check_fail(struct __test_metadata *_metadata, struct tw_recs *rs,
 		EXPECT_EQ(0, u->flags & TWTRACE_F_TUPLE_DIFFERS);
 		EXPECT_NE(0ULL, u->tw_id);
 		EXPECT_EQ(w->s->uid, u->owner.uid);
+		EXPECT_EQ(r.owner.cgroup, u->owner.cgroup);
 		EXPECT_EQ(TWTRACE_ROLE_CLIENT, u->owner.role);
 		EXPECT_GE(r.ts_ns, u->ts_ns);
 		if (w->sport)
 			EXPECT_EQ(w->sport, u->sport);
+		/* Each about another tw toward D, one the kernel lists. */
+		EXPECT_EQ(1, rows_toward(dst, u->sport, u->sport, 0)) {
+			TH_LOG("no TIME_WAIT row from port %u", u->sport);
+		}
+		for (j = 0; j < nreuse - 1 && j < (int)ARRAY_SIZE(ports); j++)
+			EXPECT_NE(ports[j], u->sport);
+		if (nreuse <= (int)ARRAY_SIZE(ports))
+			ports[nreuse - 1] = u->sport;
 	}
 	TH_LOG("reuse records of the same connect(): %d", nreuse);
 	EXPECT_EQ(w->tw_seen, nreuse);
@@ -697,29 +774,47 @@ TEST_F_TIMEOUT(tw, established_only, 120)
 
 /* What the child of the owner test saw. */
 struct cf_child {
-	int ret;			/* cf_connect(), or setresuid()'s -errno */
+	int ret;		/* cf_connect(), or an earlier step's -errno */
 	struct cf_sock s;
-	unsigned int uid, euid;		/* getuid(), geteuid() after */
+	unsigned int uid, euid;	/* getuid(), geteuid() after */
 };
 
+#define CG_CHILD	CG_MNT "/twtrace-connect-fail"
+
 /*
- * The owner of a failed connect(): a child that dropped to uid 1001
- * (setresuid() before socket()) connects to an exhausted D (two ports,
- * two TIME_WAIT sockets, tcp_tw_reuse=0).  Record and reuse records:
- * uid 1001, as the child's socket inode says, role client, its cookie.
+ * The owner of a failed connect(): a child that moved to a cgroup of its
+ * own (when there is cgroup2) and dropped to uid 1001 (setresuid())
+ * before socket() connects to an exhausted D (two ports, two TIME_WAIT
+ * sockets, tcp_tw_reuse=0).  Record and reuse records: uid 1001, as the
+ * child's socket inode says, role client, its cookie, its cgroup's id
+ * (the inode number of the cgroup's directory).
  */
 TEST_F_TIMEOUT(tw, owner_other_uid, 120)
 {
 	struct cf_child *c = tw_shm_alloc(sizeof(*c));
+	unsigned long long cg = 0;
 	struct twtrace_record r;
 	unsigned int lo, hi;
 	struct cf_snap snap;
+	struct stat st;
 	struct cf_want w;
 	union tw_sa dst;
 	int l, status;
 	pid_t pid;
 
 	ASSERT_NE(NULL, c);
+	if (self_cgroup_id()) {
+		rmdir(CG_CHILD);
+		ASSERT_EQ(0, mkdir(CG_CHILD, 0755))
+			TH_LOG("mkdir %s: %s", CG_CHILD, strerror(errno));
+		ASSERT_EQ(0, stat(CG_CHILD, &st));
+		cg = st.st_ino;
+		TH_LOG("the child's cgroup: %s, id %llu (the test's %llu)",
+		       CG_CHILD, cg, self_cgroup_id());
+		ASSERT_NE(self_cgroup_id(), cg);
+	} else {
+		TH_LOG("the child stays in the test's cgroup: %s", cg_why);
+	}
 	l = tw_listen(AF_INET, "127.0.0.1", &dst);
 	ASSERT_LE(0, l);
 	set_ts_reuse(_metadata, "1", "0");
@@ -731,10 +826,11 @@ TEST_F_TIMEOUT(tw, owner_other_uid, 120)
 	pid = tw_spawn();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		if (setresuid(OTHER_UID, OTHER_UID, OTHER_UID)) {
+		c->ret = cg ? tw_write_str(CG_CHILD "/cgroup.procs", "0") : 0;
+		if (!c->ret && setresuid(OTHER_UID, OTHER_UID, OTHER_UID))
 			c->ret = -errno;
+		if (c->ret)
 			_exit(1);
-		}
 		c->uid = getuid();
 		c->euid = geteuid();
 		c->ret = cf_connect(&c->s, &dst, NULL);
@@ -742,6 +838,8 @@ TEST_F_TIMEOUT(tw, owner_other_uid, 120)
 		_exit(0);
 	}
 	status = tw_reap(pid, 30);
+	if (cg)
+		rmdir(CG_CHILD);
 	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("child: status %#x, %s", status, strerror(-c->ret));
 	TH_LOG("child: uid %u euid %u, socket owner %u, cookie %llu, connect() %s",
@@ -754,7 +852,7 @@ TEST_F_TIMEOUT(tw, owner_other_uid, 120)
 	w = (struct cf_want){ .dst = &dst, .s = &c->s, .ports = 2,
 			      .tw_seen = 2,
 			      .reason = TWTRACE_REUSE_REFUSE_SYSCTL_OFF,
-			      .before = &snap };
+			      .before = &snap, .cgroup = cg };
 	r = check_fail(_metadata, &self->rs, &w);
 	EXPECT_EQ(OTHER_UID, r.owner.uid);
 	EXPECT_EQ(TWTRACE_ROLE_CLIENT, r.owner.role);
