@@ -283,7 +283,7 @@ int cmd_ls(int argc, char **argv)
 	rc = opt_extra(argc, argv, ls_usage);
 	if (rc)
 		goto out;
-	dir = tw_module(&rc);
+	dir = tw_module(&rc, NULL);
 	if (!dir)
 		goto out;
 	rc = read_live(dir, &f, &v, &n);

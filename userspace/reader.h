@@ -53,10 +53,10 @@ const char *tw_reason_name(const struct twtrace_record *r);
 
 /* The module's directory and its text files. */
 const char *tw_dir(int *rc);
-const char *tw_module(int *rc);
+const char *tw_module(int *rc, size_t *rsz);
 int tw_open(const char *dir, const char *name, int flags, int *rc);
 int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
-int tw_check_abi(const char *dir);
+int tw_check_abi(const char *dir, size_t *rsz);
 char *tw_next_line(char **cursor);
 int tw_split(char *line, char **tok, int max);
 
@@ -161,7 +161,15 @@ void fmt_event_text(const struct tw_fmt *f, const struct twtrace_record *r,
 		    int cpu);
 void fmt_event_json(const struct twtrace_record *r, int cpu);
 
-/* Records and recordings (recording.c). */
+/*
+ * Records and recordings (recording.c).  A source's records may be longer
+ * or shorter than this reader's struct (<linux/twtrace.h>): from
+ * TWTRACE_RECORD_SIZE_MIN bytes up to TW_RECORD_SIZE_MAX, a bound for
+ * sanity (a ring buffer event fits in a page).
+ */
+#define TW_RECORD_SIZE_MAX	4096
+
+int record_size_check(__u64 size, char *why, size_t len);
 int record_check(const struct twtrace_record *r, char *why, size_t len);
 bool record_ns_known(__u64 ns);
 
@@ -192,16 +200,16 @@ struct tw_decoder {
 	bool have_header;
 	bool stopped;		/* a callback said DECODE_STOP */
 	int ncpus;
+	size_t rsz;		/* the source's record size */
 	struct tw_seq *seq;	/* a recording's, by CPU */
 	struct tw_seq self;	/* a cpuN file's */
 	__u64 nread;		/* records decoded */
 	__u64 off;		/* bytes decoded */
 	size_t part;		/* bytes of an incomplete header or record */
-	unsigned char pend[sizeof(struct twtrace_record) +
-			   sizeof(struct twtrace_file_header)];
+	unsigned char pend[TW_RECORD_SIZE_MAX];	/* a record or the header */
 };
 
-void decode_init(struct tw_decoder *d, const char *name, int cpu,
+void decode_init(struct tw_decoder *d, const char *name, int cpu, size_t rsz,
 		 const struct tw_decode_ops *ops, void *arg);
 int decode(struct tw_decoder *d, const void *buf, size_t len);
 int decode_end(struct tw_decoder *d);
@@ -236,10 +244,12 @@ struct tw_merge {
 	struct tw_src *src;
 	int nsrc;
 	__u64 nread;		/* records read, every CPU */
+	unsigned char *buf;	/* for read(): whole records of rsz bytes */
+	size_t buf_len;
 };
 
-int merge_open(struct tw_merge *m, const char *dir);
-int merge_drain(struct tw_src *c);
+int merge_open(struct tw_merge *m, const char *dir, size_t rsz);
+int merge_drain(struct tw_merge *m, int i);
 bool merge_oldest(const struct tw_merge *m, __u64 *ts);
 void merge_emit(struct tw_merge *m, __u64 limit, bool all,
 		void (*fn)(void *arg, const struct twtrace_record *r, int cpu),

@@ -32,8 +32,7 @@
  * every record due by then: one wake-up per batch, not one per record.
  */
 #define SLACK_NS	(25 * 1000000ULL)
-#define READ_RECS	64
-#define RSZ		sizeof(struct twtrace_record)
+#define READ_BYTES	16384
 
 struct stream {
 	struct tw_filter filter;
@@ -276,7 +275,7 @@ static int live_loop(struct stream *s)
 		for (i = 0; n > 0 && i < m->nsrc; i++) {
 			if (!pfd[i].revents)
 				continue;
-			rc = merge_drain(&m->src[i]);
+			rc = merge_drain(m, i);
 			if (rc) {
 				s->rc = rc;
 				s->stop = true;
@@ -389,13 +388,14 @@ static int run_live(struct stream *s)
 {
 	struct tw_stats st0;
 	const char *dir;
+	size_t rsz;
 	bool have0;
 	int rc;
 
-	dir = tw_module(&rc);
+	dir = tw_module(&rc, &rsz);
 	if (!dir)
 		return rc;
-	rc = merge_open(&s->merge, dir);
+	rc = merge_open(&s->merge, dir, rsz);
 	if (rc)
 		return rc;
 	have0 = !tw_stats_read(dir, &st0, true);
@@ -512,7 +512,7 @@ static int same_file(const char *a, const char *b)
 
 static int run_file(struct stream *s)
 {
-	unsigned char buf[READ_RECS * RSZ];
+	unsigned char buf[READ_BYTES];
 	struct tw_decoder d;
 	int fd, rc;
 	ssize_t n;
@@ -527,7 +527,7 @@ static int run_file(struct stream *s)
 		tw_err("%s: %s", s->in_path, strerror(errno));
 		return EXIT_ERR;
 	}
-	decode_init(&d, s->in_path, -1, &file_ops, s);
+	decode_init(&d, s->in_path, -1, 0, &file_ops, s);
 	/* The header first, on its own. */
 	n = read_full(fd, buf, sizeof(struct twtrace_file_header));
 	if (n < 0) {

@@ -20,6 +20,7 @@ shift
 
 VERSION=$(sed -n 's/^#define TWTRACE_VERSION[[:space:]]*"\(.*\)"/\1/p' "$header")
 ABI=$(sed -n 's/^#define TWTRACE_ABI_VERSION[[:space:]]*\([0-9]*\).*/\1/p' "$header")
+RSZ=$("$MKREC" -s)		# sizeof(struct twtrace_record) of this build
 
 T=$(mktemp -d /tmp/twtrace-test.XXXXXX)
 chmod 755 "$T"
@@ -122,6 +123,14 @@ out_is() {
 	cat >"$T/want"
 	if ! diff -u "$T/want" "$T/out" >"$T/diff"; then
 		why+=" stdout differs:"$'\n'"$(sed 's/^/    /' "$T/diff")"$'\n'
+	fi
+}
+
+# out_sorted_is <<EOF ... EOF: stdout, sorted, is these lines, sorted
+out_sorted_is() {
+	sort >"$T/want"
+	if ! sort "$T/out" | diff -u "$T/want" - >"$T/diff"; then
+		why+=" sorted stdout differs:"$'\n'"$(sed 's/^/    /' "$T/diff")"$'\n'
 	fi
 }
 
@@ -240,8 +249,8 @@ mkfake() {
 
 	rm -rf "$d"
 	mkdir -p "$d"
-	printf 'version %s\nabi %s\nrecord_size 128\nkernel 6.12.0-test\n' \
-		"$VERSION" "$ABI" >"$d/version"
+	printf 'version %s\nabi %s\nrecord_size %s\nkernel 6.12.0-test\n' \
+		"$VERSION" "$ABI" "$RSZ" >"$d/version"
 	stats_file >"$d/stats"
 	hist_file >"$d/hist"
 	live_file >"$d/live"
@@ -486,13 +495,28 @@ test_environment() {
 	err_has "no 'abi N' line"
 	end
 
-	begin "record size mismatch"
+	begin "version: records shorter than every record of the ABI"
 	mkfake "$F"
-	printf 'version %s\nabi %s\nrecord_size 136\n' "$VERSION" "$ABI" \
+	printf 'version %s\nabi %s\nrecord_size 120\n' "$VERSION" "$ABI" \
 		>"$F/version"
 	run stream
 	rc_is 3
-	err_has "record size mismatch"
+	err_has "$F/version: the module (twtrace $VERSION) writes records of 120 bytes: records of ABI $ABI have at least 128"
+	end
+
+	begin "version: records longer than a record can be"
+	printf 'version %s\nabi %s\nrecord_size 8192\n' "$VERSION" "$ABI" \
+		>"$F/version"
+	run stat
+	rc_is 3
+	err_has "records of 8192 bytes: more than 4096"
+	end
+
+	begin "version without record_size"
+	printf 'version %s\nabi %s\n' "$VERSION" "$ABI" >"$F/version"
+	run ls
+	rc_is 3
+	err_has "no 'record_size N' line"
 	end
 
 	begin "permission denied says root is needed"
@@ -1113,8 +1137,40 @@ EOF
 	{ cpu0_recs; echo "rec seq=3 ts=2 cut=100"; } | "$MKREC" >"$F/cpu0"
 	run stream -q
 	rc_is 3
-	err_has "cpu0: truncated at byte offset 384: the last record has 100 of 128 bytes"
+	err_has "cpu0: truncated at byte offset $((3 * RSZ)): the last record has 100 of $RSZ bytes"
 	out_has "expired"
+	end
+
+	# Records grow at their end: an older module's shorter ones, a newer
+	# one's longer ones (the tail, garbage here, ignored).
+	for size in 128 $((RSZ + 32)); do
+		begin "stream: a module whose records are $size bytes"
+		mkfake "$F"
+		sed -i "s/^record_size .*/record_size $size/" "$F/version"
+		{ echo "recsize $size"; cpu0_recs; } | "$MKREC" >"$F/cpu0"
+		{ echo "recsize $size"; cpu1_recs; } | "$MKREC" >"$F/cpu1"
+		run stream
+		rc_is 0
+		out_is <<<"$STREAM_TEXT"
+		err_has "total           7 records read, 7 shown, 0 lost"
+		run stream -q -o "$T/sized.rec"
+		rc_is 0
+		[ "$(stat -c %s "$T/sized.rec")" = $((40 + 7 * RSZ)) ] ||
+			why+=" recorded $(stat -c %s "$T/sized.rec") bytes;"
+		run stream -i "$T/sized.rec"
+		rc_is 0
+		out_is <<<"$STREAM_TEXT"
+		end
+	done
+
+	begin "stream: a partial record of a module with longer records"
+	mkfake "$F"
+	sed -i "s/^record_size .*/record_size 200/" "$F/version"
+	{ echo "recsize 200"; cpu0_recs; echo "rec seq=3 ts=2 cut=150"; } |
+		"$MKREC" >"$F/cpu0"
+	run stream -q
+	rc_is 3
+	err_has "cpu0: truncated at byte offset 600: the last record has 150 of 200 bytes"
 	end
 }
 
@@ -1128,7 +1184,7 @@ corrupt_case() {
 	} | "$MKREC" >"$F/cpu0"
 	run stream -q
 	rc_is 3
-	err_has "cpu0: corrupt record 2 at byte offset 128: $3"
+	err_has "cpu0: corrupt record 2 at byte offset $RSZ: $3"
 	end
 }
 
@@ -1141,7 +1197,7 @@ test_recording() {
 	run stream -q -o "$rec" -e death
 	rc_is 0
 	lines_are 3
-	[ "$(stat -c %s "$rec")" = $((40 + 7 * 128)) ] ||
+	[ "$(stat -c %s "$rec")" = $((40 + 7 * RSZ)) ] ||
 		why+=" size $(stat -c %s "$rec");"
 	[ "$(head -c 8 "$rec")" = "TWTRACE" ] || why+=" magic;"
 	end
@@ -1161,7 +1217,7 @@ test_recording() {
 	run stream -q -c 1 -o "$T/c.rec"
 	rc_is 0
 	lines_are 2
-	[ "$(stat -c %s "$T/c.rec")" = $((40 + 7 * 128)) ] ||
+	[ "$(stat -c %s "$T/c.rec")" = $((40 + 7 * RSZ)) ] ||
 		why+=" size $(stat -c %s "$T/c.rec");"
 	end
 
@@ -1258,39 +1314,81 @@ EOF
 	err_has "other byte order"
 	end
 
-	begin "-i: another record size"
+	begin "-i: records shorter than every record of the ABI"
 	echo "header size=64" | "$MKREC" >"$T/size.rec"
 	run stream -i "$T/size.rec"
 	rc_is 3
-	err_has "corrupt header at byte offset 12: records of 64 bytes"
+	err_has "corrupt header at byte offset 12: records of 64 bytes: records of ABI $ABI have at least 128"
+	echo "header size=127" | "$MKREC" >"$T/size.rec"
+	run stream -i "$T/size.rec"
+	rc_is 3
+	err_has "records of 127 bytes: records of ABI $ABI have at least 128"
+	end
+
+	begin "-i: records longer than a record can be"
+	echo "header size=4294967295" | "$MKREC" >"$T/size.rec"
+	run stream -i "$T/size.rec"
+	rc_is 3
+	err_has "corrupt header at byte offset 12: records of 4294967295 bytes: more than 4096"
+	end
+
+	for size in 128 "$RSZ" $((RSZ + 32)) 4096; do
+		begin "-i: a recording of $size-byte records"
+		{
+			echo "header ncpus=2 size=$size"
+			echo "recsize $size"
+			cpu0_recs
+			cpu1_recs
+		} | "$MKREC" >"$T/size.rec"
+		run stream -i "$T/size.rec"
+		rc_is 0
+		# in the order of the file: cpu0's, then cpu1's
+		out_sorted_is <<<"$STREAM_TEXT"
+		err_has "7 records read, 7 shown, 0 lost, from 2 CPUs"
+		# split across reads: the pieces of a long record gathered
+		run_stdin "$T/size.rec" stream -q -i - -j
+		rc_is 0
+		lines_are 7
+		end
+	done
+
+	begin "-i: the repo's fuzzing corpus (128-byte records) decodes"
+	for f in "$here"/corpus/*.rec; do
+		run stream -i "$f" -x
+		case $(basename "$f") in
+		gap.rec) rc_is 4 ;;
+		*) rc_is 0 ;;
+		esac
+		err_lacks corrupt
+	done
 	end
 
 	begin "-i: a truncated record after good ones"
-	head -c $((40 + 2 * 128 + 50)) "$rec" >"$T/trunc.rec"
+	head -c $((40 + 2 * RSZ + 50)) "$rec" >"$T/trunc.rec"
 	run stream -q -i "$T/trunc.rec"
 	rc_is 3
 	lines_are 3
-	err_has "truncated at byte offset 296: the last record has 50 of 128 bytes"
+	err_has "truncated at byte offset $((40 + 2 * RSZ)): the last record has 50 of $RSZ bytes"
 	end
 
 	begin "-i: a corrupt record after good ones"
 	{
 		echo "header ncpus=1"
 		echo "rec seq=0 ts=1"
-		echo "garbage 128"
+		echo "garbage $RSZ"
 		echo "rec seq=1 ts=2"
 	} | "$MKREC" >"$T/bad.rec"
 	run stream -q -i "$T/bad.rec"
 	rc_is 3
 	lines_are 2
-	err_has "corrupt record 2 at byte offset 168: bad magic 0xa5a5a5a5"
+	err_has "corrupt record 2 at byte offset $((40 + RSZ)): bad magic 0xa5a5a5a5"
 	end
 
 	begin "-i: garbage of less than a record after the header"
 	{ echo "header"; echo "garbage 7"; } | "$MKREC" >"$T/g.rec"
 	run stream -i "$T/g.rec"
 	rc_is 3
-	err_has "truncated at byte offset 40: the last record has 7 of 128"
+	err_has "truncated at byte offset 40: the last record has 7 of $RSZ"
 	end
 
 	begin "-i: no such file"
@@ -1319,7 +1417,7 @@ EOF
 	} | "$MKREC" >"$T/cpu.rec"
 	run stream -q -i "$T/cpu.rec"
 	rc_is 3
-	err_has "corrupt record 2 at byte offset 168: cpu 3, but the recording has 1 CPUs"
+	err_has "corrupt record 2 at byte offset $((40 + RSZ)): cpu 3, but the recording has 1 CPUs"
 	end
 
 	begin "-i: an empty recording is fine"
