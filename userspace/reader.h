@@ -100,6 +100,20 @@ void fmt_addr(char *buf, size_t len, int family, const __u8 *addr);
 void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 		  unsigned int port);
 
+/*
+ * Owners' names (owner.c), from this host when the reader reads them:
+ * user names from the passwd file, cgroup paths from the cgroup2 mount
+ * (TWTRACE_PASSWD and TWTRACE_CGROUP2 name others), units from paths.
+ */
+int owner_user(__u32 uid, char *buf, size_t len);
+int owner_uid(const char *name, __u32 *uid);
+const char *owner_cgroup_mount(void);
+const char *owner_cgroup_path(__u64 id);
+int owner_cgroup_arg(const char *arg, char *buf, size_t len);
+bool owner_cgroup_under(const char *path, const char *top);
+const char *owner_unit(const char *path, char *buf, size_t len);
+void owner_free(void);
+
 /* Client-side filters: -4 -6 -L -D -N -e -r. */
 struct tw_filter {
 	bool family_set;
