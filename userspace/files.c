@@ -22,6 +22,7 @@ const char *const tw_death_names[TWTRACE_DEATH_NR] = TWTRACE_DEATH_NAMES;
 const char *const tw_reuse_names[TWTRACE_REUSE_NR] = TWTRACE_REUSE_NAMES;
 const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR] =
 	TWTRACE_OVERFLOW_NAMES;
+const char *const tw_role_names[TWTRACE_ROLE_NR] = TWTRACE_ROLE_NAMES;
 
 int tw_name_index(const char *const *names, int n, const char *s)
 {

@@ -46,6 +46,7 @@ extern const char *const tw_event_names[TWTRACE_EV_NR];
 extern const char *const tw_death_names[TWTRACE_DEATH_NR];
 extern const char *const tw_reuse_names[TWTRACE_REUSE_NR];
 extern const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR];
+extern const char *const tw_role_names[TWTRACE_ROLE_NR];
 
 int tw_name_index(const char *const *names, int n, const char *s);
 const char *tw_substate_name(unsigned int substate);
@@ -143,7 +144,7 @@ void json_str(FILE *f, const char *s);
 
 /* Fixed-width columns that stay aligned when a value overflows. */
 struct tw_line {
-	char buf[1024];
+	char buf[TW_PATH_MAX + 1024];	/* a cgroup path and the rest */
 	size_t len;
 	size_t want;		/* where the next column should start */
 	bool first;
@@ -162,6 +163,26 @@ struct tw_col {
 
 int table_row(const struct tw_col *cols, int n, const char *const *vals,
 	      FILE *f);
+
+/*
+ * A socket's owner (struct twtrace_owner) as text: "-" for what is not
+ * known (role unknown: uid and cgroup not known either; cookie 0), the
+ * cookie in hex as "ss -e" shows it after "sk:", the user's name or its
+ * uid, the cgroup's path or, not found, its id, the unit or container
+ * the path names.  As JSON: the keys cookie (a "0x..." string), uid,
+ * user, cgroup_id, cgroup, unit and role, null for what is not known.
+ */
+struct tw_owner_text {
+	char role[16];
+	char uid[16];
+	char user[64];
+	char cookie[24];
+	char unit[96];
+	char cgroup[TW_PATH_MAX];
+};
+
+void fmt_owner_text(const struct twtrace_owner *o, struct tw_owner_text *t);
+void fmt_owner_json(const struct twtrace_owner *o);
 
 /* The stream's events: text (-w -x -T -t) or JSON, on stdout. */
 struct tw_fmt {

@@ -90,7 +90,8 @@ static void usage(FILE *f)
 		"  -t              seconds since the start column\n"
 		"  -w              wide address columns (IPv6)\n"
 		"  -x              extended columns: cpu, socket id, netns, substate,\n"
-		"                  rearms, timeout, FIN_WAIT2 time, tcp_tw_reuse\n"
+		"                  rearms, timeout, FIN_WAIT2 time, tcp_tw_reuse; after MS\n"
+		"                  the owner: role, uid, user, cookie, unit, cgroup\n"
 		"  -j, --json      NDJSON, one object per event\n"
 		"  -q, --quiet     no per-CPU summary at the end (warnings stay)\n"
 		"Run:\n"
@@ -711,5 +712,6 @@ int cmd_stream(int argc, char **argv)
 	}
 	filter_free(&s.filter);
 	merge_free(&s.merge);
+	owner_free();
 	return rc;
 }

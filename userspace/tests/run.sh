@@ -156,6 +156,35 @@ jq_all() {
 	fi
 }
 
+# --- the owners' names ----------------------------------------------------
+
+# A passwd file and a cgroup2 tree of plain directories: a cgroup's id is
+# its directory's inode number.
+export TWTRACE_PASSWD=$T/passwd TWTRACE_CGROUP2=$T/cgroup
+cat >"$TWTRACE_PASSWD" <<'EOF'
+root:x:0:0:root:/root:/bin/bash
+# a comment, and lines that are not users
+bogus
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash
+alias:x:1000:1000:the second line of uid 1000:/:/bin/sh
+EOF
+CTR=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+CG_NGINX=/system.slice/nginx.service
+CG_SESSION=/user.slice/user-1000.slice/session-3.scope
+CG_DOCKER=/system.slice/docker-$CTR.scope
+CG_KUBE=/kubepods/burstable/pod1234/$CTR
+for d in $CG_NGINX $CG_SESSION $CG_DOCKER $CG_KUBE "/with space"; do
+	mkdir -p "$TWTRACE_CGROUP2$d"
+done
+cgid() {
+	stat -c %i "$TWTRACE_CGROUP2$1"
+}
+ID_NGINX=$(cgid $CG_NGINX)
+ID_SESSION=$(cgid $CG_SESSION)
+ID_DOCKER=$(cgid $CG_DOCKER)
+ID_GONE=999999999	# no such directory: a cgroup gone since
+
 # --- fake module files ----------------------------------------------------
 
 stats_file() {
@@ -202,11 +231,11 @@ EOF
 }
 
 live_file() {
-	cat <<'EOF'
-# id netns family local remote substate age_ns rearms
-3 4026531840 4 10.0.0.1:51234 10.0.0.2:443 TIME_WAIT 1500000000 1
-9 4026531840 6 [2001:db8::1]:40000 [2001:db8::2]:80 FIN_WAIT2 25000000000 0
-4 4026532000 4 192.168.100.200:8080 10.0.0.9:5555 TIME_WAIT 61000123456 2
+	cat <<EOF
+# id netns family local remote substate age_ns rearms uid cgroup cookie role
+3 4026531840 4 10.0.0.1:51234 10.0.0.2:443 TIME_WAIT 1500000000 1 1000 $ID_SESSION 16402 client
+9 4026531840 6 [2001:db8::1]:40000 [2001:db8::2]:80 FIN_WAIT2 25000000000 0 - - 77 unknown
+4 4026532000 4 192.168.100.200:8080 10.0.0.9:5555 TIME_WAIT 61000123456 2 33 $ID_NGINX 31 server
 EOF
 }
 
@@ -225,21 +254,26 @@ inet_twsk_deschedule_put yes 5 0 yes
 EOF
 }
 
-# The events of the default fake: two CPUs, merged by time.
+# The events of the default fake: two CPUs, merged by time.  Their owners:
+# alice's session (client), www-data's nginx.service (client), root in a
+# container (server, a cookie past 2^53), not known (born before load: the
+# cookie only), a uid without a name in a cgroup gone since.
 cpu0_recs() {
-	cat <<'EOF'
-rec type=birth seq=0 ts=1000000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=FIN_WAIT2 timeo=60000 id=1 netns=4026531840
-rec type=rearm seq=1 ts=1500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=TIME_WAIT old=FIN_WAIT2 timeo=60000 id=1 rearms=1 netns=4026531840
-rec type=death seq=2 ts=61500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 reason=expired life=60500123456 fw2=500000000 id=1 rearms=1 netns=4026531840
+	local own="role=client uid=1000 cgroup=$ID_SESSION cookie=0x4012"
+
+	cat <<EOF
+rec type=birth seq=0 ts=1000000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=FIN_WAIT2 timeo=60000 id=1 netns=4026531840 $own
+rec type=rearm seq=1 ts=1500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=TIME_WAIT old=FIN_WAIT2 timeo=60000 id=1 rearms=1 netns=4026531840 $own
+rec type=death seq=2 ts=61500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 reason=expired life=60500123456 fw2=500000000 id=1 rearms=1 netns=4026531840 $own
 EOF
 }
 
 cpu1_recs() {
-	cat <<'EOF'
-rec cpu=1 type=reuse seq=7 ts=1200000000 saddr=2001:db8::1 sport=40000 daddr=2001:db8::2 dport=80 reason=refuse_not_loopback reuse=2 age=700000000 id=7 netns=4026532000
-rec cpu=1 type=overflow seq=8 ts=1300000000 saddr=192.168.100.200 sport=65535 daddr=192.168.178.100 dport=8080 reason=limit count=4096 limit=4096 sub=TIME_WAIT netns=4026531840
-rec cpu=1 type=death seq=9 ts=1400000000 saddr=10.0.0.3 sport=1 daddr=10.0.0.4 dport=2 reason=rst_received life=unknown fw2=unknown flags=bbl netns=4026531840
-rec cpu=1 type=reuse seq=10 ts=1450000000 saddr=127.0.0.1 sport=5000 daddr=127.0.0.1 dport=6000 reason=allow_reuse flags=allowed reuse=1 age=1500000000 id=8 rearms=0 netns=4026531840
+	cat <<EOF
+rec cpu=1 type=reuse seq=7 ts=1200000000 saddr=2001:db8::1 sport=40000 daddr=2001:db8::2 dport=80 reason=refuse_not_loopback reuse=2 age=700000000 id=7 netns=4026532000 role=client uid=33 cgroup=$ID_NGINX cookie=31
+rec cpu=1 type=overflow seq=8 ts=1300000000 saddr=192.168.100.200 sport=65535 daddr=192.168.178.100 dport=8080 reason=limit count=4096 limit=4096 sub=TIME_WAIT netns=4026531840 role=server uid=0 cgroup=$ID_DOCKER cookie=0xfedcba9876543210
+rec cpu=1 type=death seq=9 ts=1400000000 saddr=10.0.0.3 sport=1 daddr=10.0.0.4 dport=2 reason=rst_received life=unknown fw2=unknown flags=bbl netns=4026531840 cookie=5
+rec cpu=1 type=reuse seq=10 ts=1450000000 saddr=127.0.0.1 sport=5000 daddr=127.0.0.1 dport=6000 reason=allow_reuse flags=allowed reuse=1 age=1500000000 id=8 rearms=0 netns=4026531840 role=client uid=4242 cgroup=$ID_GONE cookie=0x77
 EOF
 }
 
@@ -854,9 +888,40 @@ EOF
 	run ls -x -6
 	rc_is 0
 	out_is <<'EOF'
-State          Netns Id Local Address:Port  Peer Address:Port Rearms   Age(ms)
-FIN_WAIT2 4026531840  9 [2001:db8::1]:40000 [2001:db8::2]:80       0 25000.000
+State          Netns Id Local Address:Port  Peer Address:Port Rearms   Age(ms) Role Uid User Cookie Unit Cgroup
+FIN_WAIT2 4026531840  9 [2001:db8::1]:40000 [2001:db8::2]:80       0 25000.000 -      - -        4d -    -
 EOF
+	end
+
+	begin "ls -x: the owners"
+	run ls -x -4
+	rc_is 0
+	out_is <<'EOF'
+State          Netns Id Local Address:Port   Peer Address:Port Rearms   Age(ms) Role    Uid User     Cookie Unit            Cgroup
+TIME_WAIT 4026532000  4 192.168.100.200:8080 10.0.0.9:5555          2 61000.123 server   33 www-data     1f nginx.service   /system.slice/nginx.service
+TIME_WAIT 4026531840  3 10.0.0.1:51234       10.0.0.2:443           1  1500.000 client 1000 alice      4012 session-3.scope /user.slice/user-1000.slice/session-3.scope
+EOF
+	end
+
+	begin "ls: a module without the owner's columns, one with more"
+	sed -i -e 's/ [^ ]* [^ ]* [^ ]* [a-z]*$//' -e 's/ uid cgroup cookie role$//' \
+		"$F/live"
+	echo "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9 client future 1 2" \
+		>>"$F/live"
+	run ls -x
+	rc_is 0
+	out_is <<'EOF'
+State          Netns Id Local Address:Port   Peer Address:Port Rearms   Age(ms) Role   Uid User Cookie Unit Cgroup
+TIME_WAIT 4026532000  4 192.168.100.200:8080 10.0.0.9:5555          2 61000.123 -        - -         - -    -
+FIN_WAIT2 4026531840  9 [2001:db8::1]:40000  [2001:db8::2]:80       0 25000.000 -        - -         - -    -
+TIME_WAIT 4026531840  3 10.0.0.1:51234       10.0.0.2:443           1  1500.000 -        - -         - -    -
+TIME_WAIT          1  5 10.0.0.1:80          10.0.0.1:1             0     0.000 client   7 7         9 -    -
+EOF
+	run ls -j
+	rc_is 0
+	jq_all '[.[] | select(.id != 5)] | all(.cookie == null and .uid == null and .user == null and .cgroup_id == null and .cgroup == null and .unit == null and .role == null)'
+	jq_all '.[3] | .uid == 7 and .user == null and .cgroup_id == null and .role == "client" and .cookie == "0x9"'
+	mkfake "$F"
 	end
 
 	begin "ls filters"
@@ -880,7 +945,9 @@ EOF
 	rc_is 0
 	lines_are 3
 	jq_all 'map(.id) == [4, 9, 3]'
-	jq_all '.[1] == {"id": 9, "netns": 4026531840, "family": 6, "saddr": "2001:db8::1", "sport": 40000, "daddr": "2001:db8::2", "dport": 80, "substate": "FIN_WAIT2", "age_ns": 25000000000, "rearms": 0}'
+	jq_all '.[1] == {"id": 9, "netns": 4026531840, "family": 6, "saddr": "2001:db8::1", "sport": 40000, "daddr": "2001:db8::2", "dport": 80, "substate": "FIN_WAIT2", "age_ns": 25000000000, "rearms": 0, "cookie": "0x4d", "uid": null, "user": null, "cgroup_id": null, "cgroup": null, "unit": null, "role": null}'
+	jq_all ".[0] | .cookie == \"0x1f\" and .uid == 33 and .user == \"www-data\" and .cgroup_id == $ID_NGINX and .cgroup == \"$CG_NGINX\" and .unit == \"nginx.service\" and .role == \"server\""
+	jq_all '.[2] | .user == "alice" and .role == "client" and .unit == "session-3.scope"'
 	end
 
 	begin "ls: none alive"
@@ -898,7 +965,14 @@ EOF
 		   "5 1 4 10.0.0.1:80 10.0.0.1:1 CLOSE_WAIT 1 0" \
 		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1" \
 		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 extra" \
-		   "5 1 4 10.0.0.1 10.0.0.1:1 TIME_WAIT 1 0"; do
+		   "5 1 4 10.0.0.1 10.0.0.1:1 TIME_WAIT 1 0" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9 boss" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - - client" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 0 9 client" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 - - 9 client" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9 unknown" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 4294967296 - 9 server"; do
 		begin "ls: malformed '$bad'"
 		mkfake "$F"
 		echo "$bad" >>"$F/live"
@@ -1030,13 +1104,58 @@ test_stream() {
 	jq_all '.[2] | .reason == "limit" and .tw_count == 4096 and .tw_limit == 4096'
 	end
 
+	begin "stream -j: the owners"
+	run stream -j -q
+	rc_is 0
+	jq_all 'all(.[]; has("cookie") and has("uid") and has("user") and has("cgroup_id") and has("cgroup") and has("unit") and has("role"))'
+	jq_all ".[0] | .cookie == \"0x4012\" and .uid == 1000 and .user == \"alice\" and .cgroup_id == $ID_SESSION and .cgroup == \"$CG_SESSION\" and .unit == \"session-3.scope\" and .role == \"client\""
+	jq_all ".[1] | .cookie == \"0x1f\" and .user == \"www-data\" and .cgroup == \"$CG_NGINX\" and .unit == \"nginx.service\""
+	jq_all ".[2] | .cookie == \"0xfedcba9876543210\" and .uid == 0 and .user == \"root\" and .cgroup == \"$CG_DOCKER\" and .unit == \"container:0123456789ab\" and .role == \"server\""
+	jq_all '.[3] | .cookie == "0x5" and .uid == null and .user == null and .cgroup_id == null and .cgroup == null and .unit == null and .role == null'
+	jq_all ".[4] | .uid == 4242 and .user == null and .cgroup_id == $ID_GONE and .cgroup == null and .unit == null and .role == \"client\""
+	end
+
+	begin "stream -x: the owners' columns"
+	run stream -x -q -e overflow,reuse
+	rc_is 0
+	out_is <<'EOF'
+EVENT    LOCAL                 REMOTE                REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS ROLE     UID USER       COOKIE UNIT                 CGROUP
+reuse    [2001:db8::1]:40000   [2001:db8::2]:80      refuse_not_loopback 1       7 4026532000 TIME_WAIT      0      -         -   2   700.000 client    33 www-data       1f nginx.service        /system.slice/nginx.service
+overflow 192.168.100.200:65535 192.168.178.100:8080  limit               1       - 4026531840 TIME_WAIT      -      -         -   -           server     0 root     fedcba9876543210 container:0123456789ab /system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope
+reuse    127.0.0.1:5000        127.0.0.1:6000        allow_reuse         1       8 4026531840 TIME_WAIT      0      -         -   1  1500.000 client  4242 4242           77 -                    999999999
+EOF
+	end
+
+	begin "stream: owners without a passwd file or a cgroup2 mount"
+	TWTRACE_PASSWD=$T/nowhere TWTRACE_CGROUP2=$T/nowhere run stream -x -q -e birth
+	rc_is 0
+	out_has "client  1000 1000         4012 -                    $ID_SESSION"
+	TWTRACE_PASSWD=$T/nowhere TWTRACE_CGROUP2=$T/nowhere run stream -j -q -e birth
+	jq_all ".[0] | .uid == 1000 and .user == null and .cgroup_id == $ID_SESSION and .cgroup == null and .unit == null"
+	end
+
+	begin "stream: a container's cgroup by the cgroupfs driver, a path to escape"
+	{
+		echo "rec seq=0 ts=1 role=server uid=33 cgroup=$(cgid $CG_KUBE)"
+		echo "rec seq=1 ts=2 role=client uid=1000 cgroup=$(cgid "/with space")"
+		echo "rec seq=2 ts=3 role=client uid=1000 cgroup=$(cgid /)"
+	} | "$MKREC" >"$F/cpu0"
+	: >"$F/cpu1"
+	run stream -j -q
+	rc_is 0
+	jq_all ".[0].cgroup == \"$CG_KUBE\" and .[0].unit == \"container:0123456789ab\""
+	jq_all '.[1].cgroup == "/with space" and .[1].unit == null'
+	jq_all '.[2].cgroup == "/" and .[2].unit == null'
+	mkfake "$F"
+	end
+
 	begin "stream -x -w: extended, wide columns"
 	run stream -x -w -q -e death
 	rc_is 0
 	out_is <<'EOF'
-EVENT    LOCAL                                           REMOTE                                          REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS
-death    10.0.0.3:1                                      10.0.0.4:2                                      rst_received        1       - 4026531840 TIME_WAIT      0      -         ?   -         ?
-death    10.0.0.1:51234                                  10.0.0.2:443                                    expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123
+EVENT    LOCAL                                           REMOTE                                          REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS ROLE     UID USER       COOKIE UNIT                 CGROUP
+death    10.0.0.3:1                                      10.0.0.4:2                                      rst_received        1       - 4026531840 TIME_WAIT      0      -         ?   -         ? -          - -               5 -                    -
+death    10.0.0.1:51234                                  10.0.0.2:443                                    expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123 client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
 EOF
 	end
 
@@ -1131,6 +1250,7 @@ EOF
 	corrupt_case "bad overflow reason" "type=overflow reason=2" "bad overflow reason 2"
 	corrupt_case "bad old substate" "type=rearm old=1" "bad old substate 1"
 	corrupt_case "another CPU's record" "cpu=1" "from cpu 1"
+	corrupt_case "bad role" "role=3" "bad role 3"
 
 	begin "stream: a partial record at the end of a cpuN file"
 	mkfake "$F"
@@ -1160,6 +1280,14 @@ EOF
 		run stream -i "$T/sized.rec"
 		rc_is 0
 		out_is <<<"$STREAM_TEXT"
+		run stream -i "$T/sized.rec" -q -j
+		if [ "$size" = 128 ]; then
+			# no owner at all: not even the cookie
+			jq_all 'all(.[]; .cookie == null and .uid == null and .user == null and .cgroup_id == null and .cgroup == null and .unit == null and .role == null)'
+		else
+			jq_all 'map(.role) == ["client", "client", "server", null, "client", "client", "client"]'
+			jq_all 'map(.cookie) == ["0x4012", "0x1f", "0xfedcba9876543210", "0x5", "0x77", "0x4012", "0x4012"]'
+		fi
 		end
 	done
 
@@ -1255,10 +1383,10 @@ test_recording() {
 	run stream -q -i "$T/one.rec" -T -t -x
 	rc_is 0
 	out_is <<'EOF'
-TIME     TIME(s)     EVENT    LOCAL                 REMOTE                REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS
-22:13:20 0.000000    birth    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2           0       1 4026531840 FIN_WAIT2      0  60000         -   -
-22:13:20 0.500000    rearm    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2>TIME_WAIT 0       1 4026531840 TIME_WAIT      1  60000         -   -
-22:14:20 60.500000   death    10.0.0.1:51234        10.0.0.2:443          expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123
+TIME     TIME(s)     EVENT    LOCAL                 REMOTE                REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS ROLE     UID USER       COOKIE UNIT                 CGROUP
+22:13:20 0.000000    birth    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2           0       1 4026531840 FIN_WAIT2      0  60000         -   -           client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
+22:13:20 0.500000    rearm    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2>TIME_WAIT 0       1 4026531840 TIME_WAIT      1  60000         -   -           client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
+22:14:20 60.500000   death    10.0.0.1:51234        10.0.0.2:443          expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123 client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
 EOF
 	end
 
@@ -1349,6 +1477,11 @@ EOF
 		run_stdin "$T/size.rec" stream -q -i - -j
 		rc_is 0
 		lines_are 7
+		if [ "$size" = 128 ]; then
+			jq_all 'all(.[]; .role == null and .cookie == null)'
+		else
+			jq_all 'map(.user) == ["alice", "alice", "alice", "www-data", "root", null, null]'
+		fi
 		end
 	done
 
