@@ -29,7 +29,8 @@ struct tw_sock {
 static void ls_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s ls [-j] [-x] [-4|-6] [-L PORTS] [-D PORTS] [-N NETNS]\n"
+		"Usage: %s ls [-j] [-x] [-4|-6] [-L PORTS] [-D PORTS] [-N NETNS] [-u USERS]\n"
+		"          [--cgroup PATH]\n"
 		"\n"
 		"The TIME_WAIT sockets alive now that the module saw born, oldest first, with\n"
 		"their substate (FIN_WAIT2 or TIME_WAIT), rearms and age.\n"
@@ -38,6 +39,11 @@ static void ls_usage(FILE *f)
 		"  -L PORTS     local ports, e.g. 80,443,8000-8100\n"
 		"  -D PORTS     remote ports\n"
 		"  -N NETNS     network namespace: inode number, name under /run/netns, or path\n"
+		"  -u, --user USERS\n"
+		"               comma list of user names or uids: the sockets' owners\n"
+		"  --cgroup PATH\n"
+		"               sockets of this cgroup and those under it: the path from the\n"
+		"               cgroup2 mount's root, or the directory's absolute path\n"
 		"  -x           also the network namespace, the module's socket id and the\n"
 		"               owner: role, uid, user, cookie, unit, cgroup\n"
 		"  -j, --json   one JSON object per socket\n"
@@ -176,7 +182,8 @@ static int read_live(const char *dir, const struct tw_filter *f,
 			rc = EXIT_DATA;
 			break;
 		}
-		if (!filter_tuple(f, t.family, t.sport, t.dport, t.netns))
+		if (!filter_tuple(f, t.family, t.sport, t.dport, t.netns) ||
+		    !filter_owner(f, &t.owner))
 			continue;
 		if (n == size) {
 			size = size ? size * 2 : 256;
@@ -306,6 +313,8 @@ int cmd_ls(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct tw_filter f;
@@ -318,7 +327,7 @@ int cmd_ls(int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":46L:D:N:jxh", longopts,
+	while ((c = getopt_long(argc, argv, ":46L:D:N:u:jxh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case '4':
@@ -334,6 +343,14 @@ int cmd_ls(int argc, char **argv)
 			break;
 		case 'N':
 			if (filter_netns(&f, optarg))
+				rc = usage_err(ls_usage, "bad filter");
+			break;
+		case 'u':
+			if (filter_user(&f, optarg))
+				rc = usage_err(ls_usage, "bad filter");
+			break;
+		case OPT_CGROUP:
+			if (filter_cgroup(&f, optarg))
 				rc = usage_err(ls_usage, "bad filter");
 			break;
 		case 'j':

@@ -63,7 +63,7 @@ static struct {
 
 /* The passwd file. */
 
-static const char *passwd_path(void)
+const char *owner_passwd(void)
 {
 	const char *p = getenv("TWTRACE_PASSWD");
 
@@ -124,7 +124,7 @@ static void pw_load(void)
 
 	pw_clear();
 	pw.loaded_ns = now_ns(CLOCK_MONOTONIC);
-	f = fopen(passwd_path(), "re");
+	f = fopen(owner_passwd(), "re");
 	if (!f)
 		return;
 	while (getline(&line, &len, f) > 0) {

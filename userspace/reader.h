@@ -108,6 +108,7 @@ void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
  */
 int owner_user(__u32 uid, char *buf, size_t len);
 int owner_uid(const char *name, __u32 *uid);
+const char *owner_passwd(void);
 const char *owner_cgroup_mount(void);
 const char *owner_cgroup_path(__u64 id);
 int owner_cgroup_arg(const char *arg, char *buf, size_t len);
@@ -115,7 +116,7 @@ bool owner_cgroup_under(const char *path, const char *top);
 const char *owner_unit(const char *path, char *buf, size_t len);
 void owner_free(void);
 
-/* Client-side filters: -4 -6 -L -D -N -e -r. */
+/* Client-side filters: -4 -6 -L -D -N -e -r -u --cgroup. */
 struct tw_filter {
 	bool family_set;
 	bool family[7];			/* [4], [6] */
@@ -128,12 +129,22 @@ struct tw_filter {
 	bool death[TWTRACE_DEATH_NR];
 	bool reuse[TWTRACE_REUSE_NR];
 	bool overflow[TWTRACE_OVERFLOW_NR];
+	__u32 *uids;			/* -u, NULL: any */
+	size_t nuids;
+	char **cgroups;			/* --cgroup: paths as shown */
+	size_t ncgroups;
 };
+
+/* The long options without a short one. */
+#define OPT_CGROUP	256
 
 int filter_ports(unsigned char **bitmap, const char *arg, const char *opt);
 int filter_netns(struct tw_filter *f, const char *arg);
 int filter_events(struct tw_filter *f, const char *arg);
 int filter_reasons(struct tw_filter *f, const char *arg);
+int filter_user(struct tw_filter *f, const char *arg);
+int filter_cgroup(struct tw_filter *f, const char *arg);
+bool filter_owner(const struct tw_filter *f, const struct twtrace_owner *o);
 bool filter_tuple(const struct tw_filter *f, int family, unsigned int sport,
 		  unsigned int dport, __u32 netns);
 bool filter_record(const struct tw_filter *f, const struct twtrace_record *r);

@@ -85,6 +85,11 @@ static void usage(FILE *f)
 		"  -e EVENTS       comma list of birth,rearm,death,reuse,overflow\n"
 		"  -r REASONS      comma list of death, reuse or overflow reasons, or\n"
 		"                  patterns such as 'refuse_*'\n"
+		"  -u, --user USERS\n"
+		"                  comma list of user names or uids: the sockets' owners\n"
+		"  --cgroup PATH   sockets of this cgroup and those under it: the path from\n"
+		"                  the cgroup2 mount's root (/system.slice/nginx.service)\n"
+		"                  or the directory's (/sys/fs/cgroup/system.slice/...)\n"
 		"Output:\n"
 		"  -T              wall clock time column (HH:MM:SS)\n"
 		"  -t              seconds since the start column\n"
@@ -304,9 +309,9 @@ static void lost_note(const char *dir, long long ring_kb)
 		"%s:     echo 8192 > %s/ring_kb\n"
 		"%s:   and read faster: write to a file rather than a terminal, or record\n"
 		"%s:   with -o FILE and decode later with -i FILE. Filters (-4 -6 -L -D -N -e\n"
-		"%s:   -r) do not help: they run in this reader, after the module has recorded\n"
-		"%s:   every event. The counters of 'twtrace stat' and 'twtrace hist' are exact\n"
-		"%s:   whatever is lost.\n",
+		"%s:   -r -u --cgroup) do not help: they run in this reader, after the module\n"
+		"%s:   has recorded every event. The counters of 'twtrace stat' and 'twtrace\n"
+		"%s:   hist' are exact whatever is lost.\n",
 		prog, prog, kb, prog, dir, prog, prog, prog, prog, prog);
 }
 
@@ -579,13 +584,15 @@ static int parse_args(struct stream *s, int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "input", required_argument, NULL, 'i' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, rc;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":46L:D:N:e:r:Ttwxjqd:c:o:i:h",
+	while ((c = getopt_long(argc, argv, ":46L:D:N:e:r:u:Ttwxjqd:c:o:i:h",
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case '4':
@@ -611,6 +618,14 @@ static int parse_args(struct stream *s, int argc, char **argv)
 			break;
 		case 'r':
 			if (filter_reasons(&s->filter, optarg))
+				return usage_err(usage, "bad filter");
+			break;
+		case 'u':
+			if (filter_user(&s->filter, optarg))
+				return usage_err(usage, "bad filter");
+			break;
+		case OPT_CGROUP:
+			if (filter_cgroup(&s->filter, optarg))
 				return usage_err(usage, "bad filter");
 			break;
 		case 'T':

@@ -174,7 +174,8 @@ CG_NGINX=/system.slice/nginx.service
 CG_SESSION=/user.slice/user-1000.slice/session-3.scope
 CG_DOCKER=/system.slice/docker-$CTR.scope
 CG_KUBE=/kubepods/burstable/pod1234/$CTR
-for d in $CG_NGINX $CG_SESSION $CG_DOCKER $CG_KUBE "/with space"; do
+for d in $CG_NGINX $CG_SESSION $CG_DOCKER $CG_KUBE "/with space" \
+	 /system.slice/nginx; do
 	mkdir -p "$TWTRACE_CGROUP2$d"
 done
 cgid() {
@@ -463,6 +464,33 @@ test_usage() {
 	usage_case "ls bad port" ls -L x
 	usage_case "ls unknown option" ls -z
 	usage_case "probes stray argument" probes all
+	: >"$TWTRACE_CGROUP2/system.slice/file"
+	usage_case "unknown user" stream -u alice,nosuchuser
+	usage_case "uid out of range" stream -u 4294967296
+	usage_case "empty user list" stream -u ,
+	usage_case "no such cgroup" stream --cgroup /system.slice/nosuch
+	usage_case "cgroup with .." stream --cgroup /system.slice/../user.slice
+	usage_case "cgroup not a directory" stream --cgroup /system.slice/file
+	usage_case "cgroup missing argument" stream --cgroup
+	usage_case "ls unknown user" ls -u nosuchuser
+	usage_case "ls no such cgroup" ls --cgroup nosuch
+
+	begin "bad owner filters say what is wrong"
+	run stream -u alice,nosuchuser
+	err_has "-u alice,nosuchuser: no user 'nosuchuser' in $TWTRACE_PASSWD (a user name or a uid)"
+	run stream -u 4294967296
+	err_has "-u 4294967296: 4294967296 is not a uid (0-4294967295)"
+	run stream --cgroup /system.slice/nosuch
+	err_has "--cgroup /system.slice/nosuch: no cgroup /system.slice/nosuch under $TWTRACE_CGROUP2: No such file or directory"
+	run stream --cgroup a/../b
+	err_has "--cgroup 'a/../b': not a cgroup path"
+	run stream --cgroup /system.slice/file
+	err_has "$TWTRACE_CGROUP2/system.slice/file is not a cgroup"
+	TWTRACE_CGROUP2=$T/nowhere run ls --cgroup /
+	rc_is 2
+	err_has "no cgroup /"
+	rm "$TWTRACE_CGROUP2/system.slice/file"
+	end
 
 	begin "a bad filter names the option and what is wrong"
 	run stream -L 70000
@@ -940,6 +968,23 @@ EOF
 	lines_are 1
 	end
 
+	begin "ls -u --cgroup"
+	run ls -u alice
+	rc_is 0
+	lines_are 2
+	out_has 10.0.0.1:51234
+	run ls -j -u 33,1000
+	jq_all 'map(.id) == [4, 3]'
+	run ls -j --cgroup /system.slice
+	jq_all 'map(.id) == [4]'
+	run ls -j --cgroup /user.slice/user-1000.slice --user 1000
+	jq_all 'map(.id) == [3]'
+	# the socket whose owner is not known: never
+	run ls -u 0
+	rc_is 0
+	lines_are 1
+	end
+
 	begin "ls -j"
 	run ls -j
 	rc_is 0
@@ -1182,6 +1227,58 @@ EOF
 	lines_are 3
 	run stream -q -e birth -r expired
 	lines_are 1
+	end
+
+	begin "stream -u: owners by name or uid; an unknown owner never matches"
+	run stream -q -u alice
+	rc_is 0
+	lines_are 4
+	run stream -q -j -u 1000
+	jq_all 'map(.user) == ["alice", "alice", "alice"]'
+	run stream -q -j -u www-data,root
+	jq_all 'map(.user) == ["www-data", "root"]'
+	run stream -q -j -u 33 --user 0
+	jq_all 'map(.uid) == [33, 0]'
+	# the death born before load has uid 0 in its record, and no owner
+	run stream -q -j -u root -e death
+	lines_are 0
+	run stream -q -j -u 4242
+	jq_all 'map(.uid) == [4242]'
+	run stream -q -u 65534
+	rc_is 0
+	lines_are 1
+	end
+
+	begin "stream --cgroup: a cgroup and those under it"
+	run stream -q -j --cgroup /system.slice
+	rc_is 0
+	jq_all 'map(.unit) == ["nginx.service", "container:0123456789ab"]'
+	run stream -q -j --cgroup system.slice/
+	jq_all 'map(.unit) == ["nginx.service", "container:0123456789ab"]'
+	run stream -q -j --cgroup "$TWTRACE_CGROUP2/system.slice"
+	jq_all 'map(.unit) == ["nginx.service", "container:0123456789ab"]'
+	run stream -q -j --cgroup "$TWTRACE_CGROUP2//system.slice//nginx.service/"
+	jq_all 'map(.unit) == ["nginx.service"]'
+	# a sibling whose name is the start of another's
+	run stream -q -j --cgroup /system.slice/nginx
+	rc_is 0
+	lines_are 0
+	# the root: every owner whose cgroup is known and found
+	run stream -q -j --cgroup /
+	jq_all 'length == 5 and all(.[]; .cgroup != null)'
+	run stream -q -j --cgroup /user.slice --cgroup $CG_NGINX
+	jq_all 'map(.user) == ["alice", "www-data", "alice", "alice"]'
+	run stream -q -j --cgroup /user.slice -u www-data
+	lines_are 0
+	run stream -q -j --cgroup /system.slice -u www-data -e reuse
+	jq_all 'map(.seq) == [7]'
+	end
+
+	begin "stream -u --cgroup on a recording"
+	mkrecording "$T/own.rec" ncpus=2
+	run stream -q -j -i "$T/own.rec" -u alice --cgroup /user.slice
+	rc_is 0
+	jq_all 'map(.event) == ["birth", "rearm", "death"]'
 	end
 
 	begin "stream -N a namespace file"
@@ -1712,6 +1809,38 @@ test_live() {
 	sanitized
 	rc_is 0
 	lines_are 8
+	end
+
+	begin "live: a cgroup made while reading is named, a second later"
+	mkfake "$F"
+	rm "$F/cpu0" "$F/cpu1"
+	mkfifo "$fifo"
+	exec 7<>"$fifo"
+	"$R" stream -j -q >"$T/out" 2>"$T/err" 7>&- &
+	pid=$!
+	bgpids+=("$pid")
+	echo "rec seq=0 ts=1 role=client uid=0 cgroup=$ID_NGINX" | "$MKREC" >&7
+	for _ in $(seq 50); do
+		[ "$(wc -l <"$T/out")" = 1 ] && break
+		sleep 0.1
+	done
+	# the tree was walked for the first record; this one is not in it
+	mkdir "$TWTRACE_CGROUP2/system.slice/late.service"
+	sleep 1.1
+	echo "rec seq=1 ts=2 role=client uid=0 cgroup=$(cgid /system.slice/late.service)" |
+		"$MKREC" >&7
+	for _ in $(seq 50); do
+		[ "$(wc -l <"$T/out")" = 2 ] && break
+		sleep 0.1
+	done
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	exec 7>&-
+	sanitized
+	rc_is 0
+	jq_all '.[0].unit == "nginx.service" and .[1].cgroup == "/system.slice/late.service" and .[1].unit == "late.service"'
+	rmdir "$TWTRACE_CGROUP2/system.slice/late.service"
 	end
 }
 
