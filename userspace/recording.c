@@ -290,17 +290,6 @@ int decode_end(struct tw_decoder *d)
 	return EXIT_DATA;
 }
 
-/*
- * A recording is written in this reader's record size, whatever the size
- * of its source: every record is the struct twtrace_record the decoder
- * made, zero-extended from a shorter source, cut from a longer one.  The
- * header's record_size is documented as the writer's sizeof, and this
- * reader can vouch only for the fields it knows and checked; a recording
- * made from -i of another one is written the same way.  What a newer
- * module adds past this reader's fields is not kept: record with the
- * twtrace built with that module to keep it.
- */
-
 /* A recording's header, for the records of @ncpus CPUs from @start_ns. */
 int recording_header(FILE *f, int ncpus, __u64 start_ns, __u64 start_rt_ns)
 {
@@ -316,6 +305,16 @@ int recording_header(FILE *f, int ncpus, __u64 start_ns, __u64 start_rt_ns)
 	return fwrite(&h, sizeof(h), 1, f) == 1 ? 0 : -1;
 }
 
+/*
+ * A recording is written in this reader's record size, whatever the size
+ * of its source: every record is the struct twtrace_record the decoder
+ * made, zero-extended from a shorter source, cut from a longer one.  The
+ * header's record_size is documented as the writer's sizeof, and this
+ * reader can vouch only for the fields it knows and checked; a recording
+ * made from -i of another one is written the same way.  What a newer
+ * module adds past this reader's fields is not kept: record with the
+ * twtrace built with that module to keep it.
+ */
 int recording_put(FILE *f, const struct twtrace_record *r)
 {
 	return fwrite(r, RSZ, 1, f) == 1 ? 0 : -1;
