@@ -22,6 +22,7 @@ const char *const tw_death_names[TWTRACE_DEATH_NR] = TWTRACE_DEATH_NAMES;
 const char *const tw_reuse_names[TWTRACE_REUSE_NR] = TWTRACE_REUSE_NAMES;
 const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR] =
 	TWTRACE_OVERFLOW_NAMES;
+const char *const tw_role_names[TWTRACE_ROLE_NR] = TWTRACE_ROLE_NAMES;
 
 int tw_name_index(const char *const *names, int n, const char *s)
 {
@@ -270,23 +271,36 @@ int tw_split(char *line, char **tok, int max)
 	return n;
 }
 
-/* The module's directory, once it is known to speak this reader's ABI. */
-const char *tw_module(int *rc)
+/*
+ * The module's directory, once it is known to speak this reader's ABI;
+ * @rsz (if not NULL): its record size.
+ */
+const char *tw_module(int *rc, size_t *rsz)
 {
 	const char *dir = tw_dir(rc);
+	size_t size;
 
 	if (!dir)
 		return NULL;
-	*rc = tw_check_abi(dir);
-	return *rc ? NULL : dir;
+	*rc = tw_check_abi(dir, &size);
+	if (*rc)
+		return NULL;
+	if (rsz)
+		*rsz = size;
+	return dir;
 }
 
-/* The module must speak the record ABI this reader was built for. */
-int tw_check_abi(const char *dir)
+/*
+ * The module must speak the record ABI this reader was built for.  Its
+ * records may be longer or shorter than this reader's (they grow at their
+ * end): any size from TWTRACE_RECORD_SIZE_MIN up, into *@rsz.
+ */
+int tw_check_abi(const char *dir, size_t *rsz)
 {
 	char *buf, *cur, *line, *tok[3], version[64] = "unknown version";
+	bool have_abi = false, have_size = false;
 	__u64 abi = 0, size = 0;
-	bool have_abi = false;
+	char why[160];
 	int rc, n;
 
 	if (tw_read_text(dir, "version", &buf, &rc))
@@ -301,7 +315,7 @@ int tw_check_abi(const char *dir)
 		else if (!strcmp(tok[0], "abi"))
 			have_abi = !parse_u64(tok[1], &abi);
 		else if (!strcmp(tok[0], "record_size"))
-			parse_u64(tok[1], &size);
+			have_size = !parse_u64(tok[1], &size);
 	}
 	free(buf);
 	if (!have_abi) {
@@ -314,12 +328,17 @@ int tw_check_abi(const char *dir)
 		       version, abi, TWTRACE_VERSION, TWTRACE_ABI_VERSION);
 		return EXIT_DATA;
 	}
-	if (size && size != sizeof(struct twtrace_record)) {
-		tw_err("record size mismatch: the module's records are %llu bytes, this reader's %zu, at the same ABI %d: the module or the reader was built from a modified header",
-		       size, sizeof(struct twtrace_record),
-		       TWTRACE_ABI_VERSION);
+	if (!have_size) {
+		tw_err("%s/version: no 'record_size N' line: not a twtrace module this reader knows (twtrace %s, record ABI %d)",
+		       dir, TWTRACE_VERSION, TWTRACE_ABI_VERSION);
 		return EXIT_DATA;
 	}
+	if (record_size_check(size, why, sizeof(why))) {
+		tw_err("%s/version: the module (twtrace %s) writes %s",
+		       dir, version, why);
+		return EXIT_DATA;
+	}
+	*rsz = size;
 	return EXIT_OK;
 }
 

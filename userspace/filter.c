@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace reader: the client-side filters (-4 -6 -L -D -N -e -r).
+ * twtrace reader: the client-side filters (-4 -6 -L -D -N -e -r -u
+ * --cgroup).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -202,6 +203,129 @@ int filter_reasons(struct tw_filter *f, const char *arg)
 	return 0;
 }
 
+/* One user of -u @arg: a name or a uid. */
+static int add_user(struct tw_filter *f, const char *arg, const char *s)
+{
+	__u32 uid, *u;
+	int err = owner_uid(s, &uid);
+
+	if (err == -ERANGE) {
+		tw_err("-u %s: %s is not a uid (0-4294967295)", arg, s);
+		return -1;
+	}
+	if (err) {
+		tw_err("-u %s: no user '%s' in %s (a user name or a uid)", arg,
+		       s, owner_passwd());
+		return -1;
+	}
+	u = realloc(f->uids, (f->nuids + 1) * sizeof(*u));
+	if (!u) {
+		tw_err("out of memory");
+		return -1;
+	}
+	f->uids = u;
+	f->uids[f->nuids++] = uid;
+	return 0;
+}
+
+/* -u alice,33: a comma list of user names or uids, added to earlier ones. */
+int filter_user(struct tw_filter *f, const char *arg)
+{
+	char *copy = strdup(arg), *s, *save = NULL;
+	size_t before = f->nuids;
+	int rc = 0;
+
+	if (!copy) {
+		tw_err("out of memory");
+		return -1;
+	}
+	for (s = strtok_r(copy, ",", &save); s && !rc;
+	     s = strtok_r(NULL, ",", &save))
+		rc = add_user(f, arg, s);
+	free(copy);
+	if (!rc && f->nuids == before) {
+		tw_err("-u '%s': no user named", arg);
+		rc = -1;
+	}
+	return rc;
+}
+
+/*
+ * --cgroup PATH: a cgroup and its descendants, by the path shown (from
+ * the cgroup2 mount's root) or the directory's absolute path; repeated,
+ * any of them.  It must exist now; what is under it is matched by path,
+ * so cgroups made later match too.
+ */
+int filter_cgroup(struct tw_filter *f, const char *arg)
+{
+	const char *mnt = owner_cgroup_mount();
+	char path[TW_PATH_MAX], **c;
+	int err;
+
+	if (!mnt) {
+		tw_err("--cgroup %s: no cgroup2 file system is mounted (none in /proc/self/mountinfo)",
+		       arg);
+		return -1;
+	}
+	err = owner_cgroup_arg(arg, path, sizeof(path));
+	if (err == -EINVAL) {
+		tw_err("--cgroup '%s': not a cgroup path (from the root of %s, or under it; no '.' or '..')",
+		       arg, mnt);
+		return -1;
+	}
+	if (err == -ENOTDIR || err == -EXDEV) {
+		tw_err("--cgroup %s: %s%s is not a cgroup", arg,
+		       strcmp(mnt, "/") ? mnt : "", path);
+		return -1;
+	}
+	if (err) {
+		tw_err("--cgroup %s: no cgroup %s under %s: %s", arg, path, mnt,
+		       strerror(-err));
+		return -1;
+	}
+	c = realloc(f->cgroups, (f->ncgroups + 1) * sizeof(*c));
+	if (!c) {
+		tw_err("out of memory");
+		return -1;
+	}
+	f->cgroups = c;
+	f->cgroups[f->ncgroups] = strdup(path);
+	if (!f->cgroups[f->ncgroups]) {
+		tw_err("out of memory");
+		return -1;
+	}
+	f->ncgroups++;
+	return 0;
+}
+
+/* -u and --cgroup: an owner that is not known matches neither. */
+bool filter_owner(const struct tw_filter *f, const struct twtrace_owner *o)
+{
+	bool known = o->role > TWTRACE_ROLE_UNKNOWN &&
+		     o->role < TWTRACE_ROLE_NR;
+	const char *path;
+	size_t i;
+
+	if (f->nuids) {
+		if (!known)
+			return false;
+		for (i = 0; i < f->nuids && f->uids[i] != o->uid; i++)
+			;
+		if (i == f->nuids)
+			return false;
+	}
+	if (f->ncgroups) {
+		path = known && o->cgroup ? owner_cgroup_path(o->cgroup) : NULL;
+		if (!path)
+			return false;
+		for (i = 0; i < f->ncgroups; i++)
+			if (owner_cgroup_under(path, f->cgroups[i]))
+				return true;
+		return false;
+	}
+	return true;
+}
+
 static bool port_in(const unsigned char *bitmap, unsigned int port)
 {
 	return !bitmap || (bitmap[port / 8] & (1 << (port % 8)));
@@ -239,13 +363,24 @@ bool filter_record(const struct tw_filter *f, const struct twtrace_record *r)
 			return false;	/* births and rearms have no reason */
 		}
 	}
-	return filter_tuple(f, r->family, r->sport, r->dport, r->netns);
+	return filter_tuple(f, r->family, r->sport, r->dport, r->netns) &&
+	       filter_owner(f, &r->owner);
 }
 
 void filter_free(struct tw_filter *f)
 {
+	size_t i;
+
 	free(f->lports);
 	free(f->dports);
+	free(f->uids);
+	for (i = 0; i < f->ncgroups; i++)
+		free(f->cgroups[i]);
+	free(f->cgroups);
 	f->lports = NULL;
 	f->dports = NULL;
+	f->uids = NULL;
+	f->cgroups = NULL;
+	f->nuids = 0;
+	f->ncgroups = 0;
 }

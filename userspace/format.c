@@ -89,6 +89,88 @@ int table_row(const struct tw_col *cols, int n, const char *const *vals,
 	return line_out(&l, f);
 }
 
+/* A socket's owner, for the stream's events and ls's sockets. */
+
+static bool owner_known(const struct twtrace_owner *o)
+{
+	return o->role > TWTRACE_ROLE_UNKNOWN && o->role < TWTRACE_ROLE_NR;
+}
+
+/* The cgroup's path, NULL if not known or not found. */
+static const char *owner_path(const struct twtrace_owner *o)
+{
+	return owner_known(o) && o->cgroup ? owner_cgroup_path(o->cgroup) :
+	       NULL;
+}
+
+void fmt_owner_text(const struct twtrace_owner *o, struct tw_owner_text *t)
+{
+	const char *path = owner_path(o);
+
+	snprintf(t->cookie, sizeof(t->cookie), o->cookie ? "%llx" : "-",
+		 o->cookie);
+	snprintf(t->role, sizeof(t->role), "%s",
+		 owner_known(o) ? tw_role_names[o->role] : "-");
+	snprintf(t->unit, sizeof(t->unit), "-");
+	if (!owner_known(o)) {
+		snprintf(t->uid, sizeof(t->uid), "-");
+		snprintf(t->user, sizeof(t->user), "-");
+		snprintf(t->cgroup, sizeof(t->cgroup), "-");
+		return;
+	}
+	snprintf(t->uid, sizeof(t->uid), "%u", o->uid);
+	owner_user(o->uid, t->user, sizeof(t->user));
+	if (path) {
+		snprintf(t->cgroup, sizeof(t->cgroup), "%s", path);
+		if (!owner_unit(path, t->unit, sizeof(t->unit)))
+			snprintf(t->unit, sizeof(t->unit), "-");
+	} else if (o->cgroup) {
+		snprintf(t->cgroup, sizeof(t->cgroup), "%llu", o->cgroup);
+	} else {
+		snprintf(t->cgroup, sizeof(t->cgroup), "-");
+	}
+}
+
+/*
+ * The cookie is a u64, and parsers that hold JSON numbers in doubles
+ * (JavaScript, jq 1.6) would round one past 2^53: a string, in hex as
+ * "ss -e" shows it.  cgroup ids are inode numbers, far from 2^53.
+ */
+void fmt_owner_json(const struct twtrace_owner *o)
+{
+	const char *path = owner_path(o);
+	char buf[96];
+
+	if (o->cookie)
+		printf(",\"cookie\":\"0x%llx\"", o->cookie);
+	else
+		printf(",\"cookie\":null");
+	if (!owner_known(o)) {
+		printf(",\"uid\":null,\"user\":null,\"cgroup_id\":null");
+		printf(",\"cgroup\":null,\"unit\":null,\"role\":null");
+		return;
+	}
+	printf(",\"uid\":%u,\"user\":", o->uid);
+	if (owner_user(o->uid, buf, sizeof(buf)))
+		printf("null");
+	else
+		json_str(stdout, buf);
+	if (o->cgroup)
+		printf(",\"cgroup_id\":%llu,\"cgroup\":", o->cgroup);
+	else
+		printf(",\"cgroup_id\":null,\"cgroup\":");
+	if (path)
+		json_str(stdout, path);
+	else
+		printf("null");
+	printf(",\"unit\":");
+	if (path && owner_unit(path, buf, sizeof(buf)))
+		json_str(stdout, buf);
+	else
+		printf("null");
+	printf(",\"role\":\"%s\"", tw_role_names[o->role]);
+}
+
 /* The stream's events as text: one table, its columns chosen by options. */
 
 static bool death_life_known(const struct twtrace_record *r)
@@ -121,7 +203,8 @@ static void fmt_rel(char *buf, size_t len, __u64 ts, __u64 start)
 #define EV_ARGS	char *buf, size_t len, \
 		const struct tw_fmt *f __maybe_unused, \
 		const struct twtrace_record *r __maybe_unused, \
-		int cpu __maybe_unused
+		int cpu __maybe_unused, \
+		const struct tw_owner_text *o __maybe_unused
 
 static void ev_time(EV_ARGS)
 {
@@ -244,6 +327,36 @@ static void ev_ms(EV_ARGS)
 		buf[0] = '\0';
 }
 
+static void ev_role(EV_ARGS)
+{
+	snprintf(buf, len, "%s", o->role);
+}
+
+static void ev_uid(EV_ARGS)
+{
+	snprintf(buf, len, "%s", o->uid);
+}
+
+static void ev_user(EV_ARGS)
+{
+	snprintf(buf, len, "%s", o->user);
+}
+
+static void ev_cookie(EV_ARGS)
+{
+	snprintf(buf, len, "%s", o->cookie);
+}
+
+static void ev_unit(EV_ARGS)
+{
+	snprintf(buf, len, "%s", o->unit);
+}
+
+static void ev_cgroup(EV_ARGS)
+{
+	snprintf(buf, len, "%s", o->cgroup);
+}
+
 enum ev_need { EV_ALWAYS, EV_HMS, EV_REL, EV_EXT };
 
 static const struct ev_col {
@@ -251,7 +364,8 @@ static const struct ev_col {
 	int wide_width;		/* with -w, if not 0 */
 	enum ev_need need;
 	void (*fill)(char *buf, size_t len, const struct tw_fmt *f,
-		     const struct twtrace_record *r, int cpu);
+		     const struct twtrace_record *r, int cpu,
+		     const struct tw_owner_text *o);
 } ev_cols[] = {
 	{ { "TIME", 8, false }, 0, EV_HMS, ev_time },
 	{ { "TIME(s)", 11, false }, 0, EV_REL, ev_rel },
@@ -268,6 +382,13 @@ static const struct ev_col {
 	{ { "FW2_MS", 9, true }, 0, EV_EXT, ev_fw2 },
 	{ { "TWR", 3, true }, 0, EV_EXT, ev_twr },
 	{ { "MS", 9, true }, 0, EV_ALWAYS, ev_ms },
+	/* the owner's, after MS: the unit and the path have no bound */
+	{ { "ROLE", 6, false }, 0, EV_EXT, ev_role },
+	{ { "UID", 5, true }, 0, EV_EXT, ev_uid },
+	{ { "USER", 8, false }, 0, EV_EXT, ev_user },
+	{ { "COOKIE", 8, true }, 0, EV_EXT, ev_cookie },
+	{ { "UNIT", 20, false }, 0, EV_EXT, ev_unit },
+	{ { "CGROUP", 0, false }, 0, EV_EXT, ev_cgroup },
 };
 
 static bool ev_shown(const struct tw_fmt *f, const struct ev_col *c)
@@ -288,16 +409,19 @@ static bool ev_shown(const struct tw_fmt *f, const struct ev_col *c)
 static void ev_line(const struct tw_fmt *f, const struct twtrace_record *r,
 		    int cpu)
 {
+	struct tw_owner_text o;
+	char buf[TW_PATH_MAX];
 	const struct ev_col *c;
 	struct tw_line l;
-	char buf[128];
 
+	if (r && f->ext)
+		fmt_owner_text(&r->owner, &o);
 	line_init(&l);
 	for (c = ev_cols; c < ev_cols + ARRAY_SIZE(ev_cols); c++) {
 		if (!ev_shown(f, c))
 			continue;
 		if (r)
-			c->fill(buf, sizeof(buf), f, r, cpu);
+			c->fill(buf, sizeof(buf), f, r, cpu, &o);
 		line_put(&l, f->wide && c->wide_width ? c->wide_width :
 			 c->col.width, c->col.right, r ? buf : c->col.head);
 	}
@@ -351,6 +475,7 @@ void fmt_event_json(const struct twtrace_record *r, int cpu)
 	printf(",\"dport\":%u,\"substate\":\"%s\"", r->dport,
 	       tw_substate_name(r->substate));
 	json_ns("tw_id", r->tw_id, r->tw_id != 0);
+	fmt_owner_json(&r->owner);
 
 	switch (r->type) {
 	case TWTRACE_EV_BIRTH:

@@ -336,7 +336,7 @@ int cmd_hist(int argc, char **argv)
 	rc = parse_args(&o, argc, argv);
 	if (rc)
 		return rc == OPT_HELP ? EXIT_OK : rc;
-	dir = tw_module(&rc);
+	dir = tw_module(&rc, NULL);
 	if (!dir)
 		return rc;
 	h = malloc(sizeof(*h));

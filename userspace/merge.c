@@ -21,7 +21,6 @@
 
 #define READ_RECS	64
 #define READ_ROUNDS	16
-#define RSZ		sizeof(struct twtrace_record)
 
 /* Heap of records by (ts_ns, cpu, seq). */
 static bool key_before(const struct tw_hkey *a, const struct tw_hkey *b)
@@ -131,15 +130,14 @@ void merge_emit(struct tw_merge *m, __u64 limit, bool all,
 	}
 }
 
-/* Read what a cpuN file has now, without blocking. */
-int merge_drain(struct tw_src *c)
+/* Read what a cpuN file has now, without blocking, into @buf. */
+static int drain(struct tw_src *c, unsigned char *buf, size_t len)
 {
-	unsigned char buf[READ_RECS * RSZ];
 	int round, rc;
 	ssize_t n;
 
 	for (round = 0; round < READ_ROUNDS; round++) {
-		n = read(c->fd, buf, sizeof(buf) - c->dec.part);
+		n = read(c->fd, buf, len - c->dec.part);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -161,6 +159,11 @@ int merge_drain(struct tw_src *c)
 	return 0;
 }
 
+int merge_drain(struct tw_merge *m, int i)
+{
+	return drain(&m->src[i], m->buf, m->buf_len);
+}
+
 static int cmp_src(const void *a, const void *b)
 {
 	return ((const struct tw_src *)a)->dec.cpu -
@@ -171,8 +174,8 @@ static const struct tw_decode_ops push_ops = {
 	.record = heap_push,
 };
 
-/* Open every cpuN file of @dir, in CPU order. */
-int merge_open(struct tw_merge *m, const char *dir)
+/* Open every cpuN file of @dir, in CPU order; records of @rsz bytes. */
+int merge_open(struct tw_merge *m, const char *dir, size_t rsz)
 {
 	struct tw_src *c;
 	struct dirent *de;
@@ -214,11 +217,18 @@ int merge_open(struct tw_merge *m, const char *dir)
 		return EXIT_ERR;
 	}
 	qsort(m->src, m->nsrc, sizeof(*m->src), cmp_src);
+	/* A read returns whole records only: room for READ_RECS of them. */
+	m->buf_len = READ_RECS * rsz;
+	m->buf = malloc(m->buf_len);
+	if (!m->buf) {
+		tw_err("out of memory");
+		return EXIT_ERR;
+	}
 	/* The array stays where it is from here on. */
 	for (i = 0; i < m->nsrc; i++) {
 		c = &m->src[i];
 		snprintf(c->name, sizeof(c->name), "cpu%d", c->dec.cpu);
-		decode_init(&c->dec, c->name, c->dec.cpu, &push_ops, m);
+		decode_init(&c->dec, c->name, c->dec.cpu, rsz, &push_ops, m);
 		c->fd = tw_open(dir, c->name, O_RDONLY | O_NONBLOCK, &rc);
 		if (c->fd < 0)
 			return rc;
@@ -237,5 +247,6 @@ void merge_free(struct tw_merge *m)
 	free(m->slots);
 	free(m->free_slots);
 	free(m->src);
+	free(m->buf);
 	memset(m, 0, sizeof(*m));
 }

@@ -113,7 +113,7 @@ int cmd_probes(int argc, char **argv)
 	rc = opt_extra(argc, argv, probes_usage);
 	if (rc)
 		return rc;
-	dir = tw_module(&rc);
+	dir = tw_module(&rc, NULL);
 	if (!dir)
 		return rc;
 	rc = read_probes(dir, &buf, p, 64, &n);

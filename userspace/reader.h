@@ -46,6 +46,7 @@ extern const char *const tw_event_names[TWTRACE_EV_NR];
 extern const char *const tw_death_names[TWTRACE_DEATH_NR];
 extern const char *const tw_reuse_names[TWTRACE_REUSE_NR];
 extern const char *const tw_overflow_names[TWTRACE_OVERFLOW_NR];
+extern const char *const tw_role_names[TWTRACE_ROLE_NR];
 
 int tw_name_index(const char *const *names, int n, const char *s);
 const char *tw_substate_name(unsigned int substate);
@@ -53,11 +54,11 @@ const char *tw_reason_name(const struct twtrace_record *r);
 
 /* The module's directory and its text files. */
 const char *tw_dir(int *rc);
-const char *tw_module(int *rc);
+const char *tw_module(int *rc, size_t *rsz);
 int tw_open(const char *dir, const char *name, int flags, int *rc);
 int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
 int tw_version_value(const char *dir, const char *name, __u64 *v);
-int tw_check_abi(const char *dir);
+int tw_check_abi(const char *dir, size_t *rsz);
 char *tw_next_line(char **cursor);
 int tw_split(char *line, char **tok, int max);
 
@@ -103,7 +104,22 @@ void fmt_addr(char *buf, size_t len, int family, const __u8 *addr);
 void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 		  unsigned int port);
 
-/* Client-side filters: -4 -6 -L -D -N -e -r. */
+/*
+ * Owners' names (owner.c), from this host when the reader reads them:
+ * user names from the passwd file, cgroup paths from the cgroup2 mount
+ * (TWTRACE_PASSWD and TWTRACE_CGROUP2 name others), units from paths.
+ */
+int owner_user(__u32 uid, char *buf, size_t len);
+int owner_uid(const char *name, __u32 *uid);
+const char *owner_passwd(void);
+const char *owner_cgroup_mount(void);
+const char *owner_cgroup_path(__u64 id);
+int owner_cgroup_arg(const char *arg, char *buf, size_t len);
+bool owner_cgroup_under(const char *path, const char *top);
+const char *owner_unit(const char *path, char *buf, size_t len);
+void owner_free(void);
+
+/* Client-side filters: -4 -6 -L -D -N -e -r -u --cgroup. */
 struct tw_filter {
 	bool family_set;
 	bool family[7];			/* [4], [6] */
@@ -116,12 +132,22 @@ struct tw_filter {
 	bool death[TWTRACE_DEATH_NR];
 	bool reuse[TWTRACE_REUSE_NR];
 	bool overflow[TWTRACE_OVERFLOW_NR];
+	__u32 *uids;			/* -u, NULL: any */
+	size_t nuids;
+	char **cgroups;			/* --cgroup: paths as shown */
+	size_t ncgroups;
 };
+
+/* The long options without a short one. */
+#define OPT_CGROUP	256
 
 int filter_ports(unsigned char **bitmap, const char *arg, const char *opt);
 int filter_netns(struct tw_filter *f, const char *arg);
 int filter_events(struct tw_filter *f, const char *arg);
 int filter_reasons(struct tw_filter *f, const char *arg);
+int filter_user(struct tw_filter *f, const char *arg);
+int filter_cgroup(struct tw_filter *f, const char *arg);
+bool filter_owner(const struct tw_filter *f, const struct twtrace_owner *o);
 bool filter_tuple(const struct tw_filter *f, int family, unsigned int sport,
 		  unsigned int dport, __u32 netns);
 bool filter_record(const struct tw_filter *f, const struct twtrace_record *r);
@@ -132,7 +158,7 @@ void json_str(FILE *f, const char *s);
 
 /* Fixed-width columns that stay aligned when a value overflows. */
 struct tw_line {
-	char buf[1024];
+	char buf[TW_PATH_MAX + 1024];	/* a cgroup path and the rest */
 	size_t len;
 	size_t want;		/* where the next column should start */
 	bool first;
@@ -152,6 +178,26 @@ struct tw_col {
 int table_row(const struct tw_col *cols, int n, const char *const *vals,
 	      FILE *f);
 
+/*
+ * A socket's owner (struct twtrace_owner) as text: "-" for what is not
+ * known (role unknown: uid and cgroup not known either; cookie 0), the
+ * cookie in hex as "ss -e" shows it after "sk:", the user's name or its
+ * uid, the cgroup's path or, not found, its id, the unit or container
+ * the path names.  As JSON: the keys cookie (a "0x..." string), uid,
+ * user, cgroup_id, cgroup, unit and role, null for what is not known.
+ */
+struct tw_owner_text {
+	char role[16];
+	char uid[16];
+	char user[64];
+	char cookie[24];
+	char unit[96];
+	char cgroup[TW_PATH_MAX];
+};
+
+void fmt_owner_text(const struct twtrace_owner *o, struct tw_owner_text *t);
+void fmt_owner_json(const struct twtrace_owner *o);
+
 /* The stream's events: text (-w -x -T -t) or JSON, on stdout. */
 struct tw_fmt {
 	bool wide, ext, hms, rel;
@@ -164,7 +210,15 @@ void fmt_event_text(const struct tw_fmt *f, const struct twtrace_record *r,
 		    int cpu);
 void fmt_event_json(const struct twtrace_record *r, int cpu);
 
-/* Records and recordings (recording.c). */
+/*
+ * Records and recordings (recording.c).  A source's records may be longer
+ * or shorter than this reader's struct (<linux/twtrace.h>): from
+ * TWTRACE_RECORD_SIZE_MIN bytes up to TW_RECORD_SIZE_MAX, a bound for
+ * sanity (a ring buffer event fits in a page).
+ */
+#define TW_RECORD_SIZE_MAX	4096
+
+int record_size_check(__u64 size, char *why, size_t len);
 int record_check(const struct twtrace_record *r, char *why, size_t len);
 bool record_ns_known(__u64 ns);
 
@@ -195,16 +249,16 @@ struct tw_decoder {
 	bool have_header;
 	bool stopped;		/* a callback said DECODE_STOP */
 	int ncpus;
+	size_t rsz;		/* the source's record size */
 	struct tw_seq *seq;	/* a recording's, by CPU */
 	struct tw_seq self;	/* a cpuN file's */
 	__u64 nread;		/* records decoded */
 	__u64 off;		/* bytes decoded */
 	size_t part;		/* bytes of an incomplete header or record */
-	unsigned char pend[sizeof(struct twtrace_record) +
-			   sizeof(struct twtrace_file_header)];
+	unsigned char pend[TW_RECORD_SIZE_MAX];	/* a record or the header */
 };
 
-void decode_init(struct tw_decoder *d, const char *name, int cpu,
+void decode_init(struct tw_decoder *d, const char *name, int cpu, size_t rsz,
 		 const struct tw_decode_ops *ops, void *arg);
 int decode(struct tw_decoder *d, const void *buf, size_t len);
 int decode_end(struct tw_decoder *d);
@@ -239,10 +293,12 @@ struct tw_merge {
 	struct tw_src *src;
 	int nsrc;
 	__u64 nread;		/* records read, every CPU */
+	unsigned char *buf;	/* for read(): whole records of rsz bytes */
+	size_t buf_len;
 };
 
-int merge_open(struct tw_merge *m, const char *dir);
-int merge_drain(struct tw_src *c);
+int merge_open(struct tw_merge *m, const char *dir, size_t rsz);
+int merge_drain(struct tw_merge *m, int i);
 bool merge_oldest(const struct tw_merge *m, __u64 *ts);
 void merge_emit(struct tw_merge *m, __u64 limit, bool all,
 		void (*fn)(void *arg, const struct twtrace_record *r, int cpu),

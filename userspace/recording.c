@@ -9,6 +9,13 @@
  * CPU's sequence numbers are followed: a gap is that many lost records.
  * The bytes may come in pieces of any size; decode_end() says whether
  * the input stopped in the middle of something.
+ *
+ * Records grow only at their end (<linux/twtrace.h>): a source's records
+ * are d->rsz bytes, the size its "version" file or header gives, any size
+ * from TWTRACE_RECORD_SIZE_MIN up.  Each is read into a zeroed struct
+ * twtrace_record: the bytes past the fields this reader knows are
+ * ignored, and the fields past the end of a shorter record read as zero
+ * ("not known").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +29,24 @@
 bool record_ns_known(__u64 ns)
 {
 	return ns != TWTRACE_NS_UNKNOWN;
+}
+
+/* A source's record size, from its "version" file or its header. */
+int record_size_check(__u64 size, char *why, size_t len)
+{
+	if (size < TWTRACE_RECORD_SIZE_MIN) {
+		snprintf(why, len,
+			 "records of %llu bytes: records of ABI %d have at least %d",
+			 size, TWTRACE_ABI_VERSION, TWTRACE_RECORD_SIZE_MIN);
+		return -1;
+	}
+	if (size > TW_RECORD_SIZE_MAX) {
+		snprintf(why, len,
+			 "records of %llu bytes: more than %d, the most a record can have",
+			 size, TW_RECORD_SIZE_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -62,6 +87,10 @@ int record_check(const struct twtrace_record *r, char *why, size_t len)
 			 r->rearm.old_substate);
 		return -1;
 	}
+	if (r->owner.role >= TWTRACE_ROLE_NR) {
+		snprintf(why, len, "bad role %u", r->owner.role);
+		return -1;
+	}
 	if (r->type == TWTRACE_EV_DEATH)
 		nreasons = TWTRACE_DEATH_NR;
 	else if (r->type == TWTRACE_EV_REUSE)
@@ -76,8 +105,12 @@ int record_check(const struct twtrace_record *r, char *why, size_t len)
 	return 0;
 }
 
-/* @name: for messages; @cpu: a cpuN file's CPU, -1 for a recording. */
-void decode_init(struct tw_decoder *d, const char *name, int cpu,
+/*
+ * @name: for messages; @cpu: a cpuN file's CPU, -1 for a recording; @rsz:
+ * a cpuN file's record size, checked (record_size_check()); a recording's
+ * comes from its header.
+ */
+void decode_init(struct tw_decoder *d, const char *name, int cpu, size_t rsz,
 		 const struct tw_decode_ops *ops, void *arg)
 {
 	memset(d, 0, sizeof(*d));
@@ -88,6 +121,7 @@ void decode_init(struct tw_decoder *d, const char *name, int cpu,
 	if (cpu >= 0) {
 		d->have_header = true;	/* a cpuN file has none */
 		d->ncpus = 1;
+		d->rsz = rsz;
 	}
 }
 
@@ -121,6 +155,7 @@ static void check_seq(struct tw_seq *c, const struct twtrace_record *r)
 static int check_header(struct tw_decoder *d, const void *buf, size_t n)
 {
 	struct twtrace_file_header h;
+	char why[160];
 
 	memset(&h, 0, sizeof(h));
 	memcpy(&h, buf, n < HSZ ? n : HSZ);
@@ -150,10 +185,9 @@ static int check_header(struct tw_decoder *d, const void *buf, size_t n)
 		       d->name, h.abi, TWTRACE_VERSION, TWTRACE_ABI_VERSION);
 		return EXIT_DATA;
 	}
-	if (h.record_size != RSZ) {
-		tw_err("%s: corrupt header at byte offset %zu: records of %u bytes, ABI %d has %zu",
-		       d->name, offsetof(struct twtrace_file_header, record_size),
-		       h.record_size, TWTRACE_ABI_VERSION, RSZ);
+	if (record_size_check(h.record_size, why, sizeof(why))) {
+		tw_err("%s: corrupt header at byte offset %zu: %s", d->name,
+		       offsetof(struct twtrace_file_header, record_size), why);
 		return EXIT_DATA;
 	}
 	if (!h.ncpus || h.ncpus > 65536) {
@@ -168,18 +202,20 @@ static int check_header(struct tw_decoder *d, const void *buf, size_t n)
 		return EXIT_ERR;
 	}
 	d->ncpus = h.ncpus;
+	d->rsz = h.record_size;
 	d->have_header = true;
 	d->off = HSZ;
 	return d->ops->header ? d->ops->header(d->arg, &h) : EXIT_OK;
 }
 
-/* One whole record: check it, count it, pass it on. */
+/* One whole record of d->rsz bytes: check it, count it, pass it on. */
 static int take_record(struct tw_decoder *d, const void *buf)
 {
 	struct twtrace_record r;
 	char why[160];
 
-	memcpy(&r, buf, RSZ);
+	memset(&r, 0, RSZ);
+	memcpy(&r, buf, d->rsz < RSZ ? d->rsz : RSZ);
 	if (record_check(&r, why, sizeof(why))) {
 		tw_err("%s: corrupt record %llu at byte offset %llu: %s",
 		       d->name, d->nread + 1, d->off, why);
@@ -196,7 +232,7 @@ static int take_record(struct tw_decoder *d, const void *buf)
 		return EXIT_DATA;
 	}
 	d->nread++;
-	d->off += RSZ;
+	d->off += d->rsz;
 	check_seq(decode_seq(d, r.cpu), &r);
 	return d->ops->record(d->arg, &r);
 }
@@ -213,7 +249,7 @@ int decode(struct tw_decoder *d, const void *buf, size_t len)
 	int rc;
 
 	while (len && !d->stopped) {
-		want = d->have_header ? RSZ : HSZ;
+		want = d->have_header ? d->rsz : HSZ;
 		if (d->part || len < want) {
 			/* gather the pieces */
 			n = want - d->part < len ? want - d->part : len;
@@ -250,7 +286,7 @@ int decode_end(struct tw_decoder *d)
 	if (!d->part)
 		return EXIT_OK;
 	tw_err("%s: truncated at byte offset %llu: the last record has %zu of %zu bytes",
-	       d->name, d->off, d->part, RSZ);
+	       d->name, d->off, d->part, d->rsz);
 	return EXIT_DATA;
 }
 
@@ -269,6 +305,16 @@ int recording_header(FILE *f, int ncpus, __u64 start_ns, __u64 start_rt_ns)
 	return fwrite(&h, sizeof(h), 1, f) == 1 ? 0 : -1;
 }
 
+/*
+ * A recording is written in this reader's record size, whatever the size
+ * of its source: every record is the struct twtrace_record the decoder
+ * made, zero-extended from a shorter source, cut from a longer one.  The
+ * header's record_size is documented as the writer's sizeof, and this
+ * reader can vouch only for the fields it knows and checked; a recording
+ * made from -i of another one is written the same way.  What a newer
+ * module adds past this reader's fields is not kept: record with the
+ * twtrace built with that module to keep it.
+ */
 int recording_put(FILE *f, const struct twtrace_record *r)
 {
 	return fwrite(r, RSZ, 1, f) == 1 ? 0 : -1;

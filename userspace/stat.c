@@ -472,7 +472,7 @@ int cmd_stat(int argc, char **argv)
 	rc = parse_args(&o, argc, argv);
 	if (rc)
 		return rc == OPT_HELP ? EXIT_OK : rc;
-	dir = tw_module(&rc);
+	dir = tw_module(&rc, NULL);
 	if (!dir)
 		return rc;
 	if (o.interval)

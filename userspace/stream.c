@@ -32,8 +32,7 @@
  * every record due by then: one wake-up per batch, not one per record.
  */
 #define SLACK_NS	(25 * 1000000ULL)
-#define READ_RECS	64
-#define RSZ		sizeof(struct twtrace_record)
+#define READ_BYTES	16384
 
 struct stream {
 	struct tw_filter filter;
@@ -86,12 +85,18 @@ static void usage(FILE *f)
 		"  -e EVENTS       comma list of birth,rearm,death,reuse,overflow\n"
 		"  -r REASONS      comma list of death, reuse or overflow reasons, or\n"
 		"                  patterns such as 'refuse_*'\n"
+		"  -u, --user USERS\n"
+		"                  comma list of user names or uids: the sockets' owners\n"
+		"  --cgroup PATH   sockets of this cgroup and those under it: the path from\n"
+		"                  the cgroup2 mount's root (/system.slice/nginx.service)\n"
+		"                  or the directory's (/sys/fs/cgroup/system.slice/...)\n"
 		"Output:\n"
 		"  -T              wall clock time column (HH:MM:SS)\n"
 		"  -t              seconds since the start column\n"
 		"  -w              wide address columns (IPv6)\n"
 		"  -x              extended columns: cpu, socket id, netns, substate,\n"
-		"                  rearms, timeout, FIN_WAIT2 time, tcp_tw_reuse\n"
+		"                  rearms, timeout, FIN_WAIT2 time, tcp_tw_reuse; after MS\n"
+		"                  the owner: role, uid, user, cookie, unit, cgroup\n"
 		"  -j, --json      NDJSON, one object per event\n"
 		"  -q, --quiet     no per-CPU summary at the end (warnings stay)\n"
 		"Run:\n"
@@ -276,7 +281,7 @@ static int live_loop(struct stream *s)
 		for (i = 0; n > 0 && i < m->nsrc; i++) {
 			if (!pfd[i].revents)
 				continue;
-			rc = merge_drain(&m->src[i]);
+			rc = merge_drain(m, i);
 			if (rc) {
 				s->rc = rc;
 				s->stop = true;
@@ -304,9 +309,9 @@ static void lost_note(const char *dir, long long ring_kb)
 		"%s:     echo 8192 > %s/ring_kb\n"
 		"%s:   and read faster: write to a file rather than a terminal, or record\n"
 		"%s:   with -o FILE and decode later with -i FILE. Filters (-4 -6 -L -D -N -e\n"
-		"%s:   -r) do not help: they run in this reader, after the module has recorded\n"
-		"%s:   every event. The counters of 'twtrace stat' and 'twtrace hist' are exact\n"
-		"%s:   whatever is lost.\n",
+		"%s:   -r -u --cgroup) do not help: they run in this reader, after the module\n"
+		"%s:   has recorded every event. The counters of 'twtrace stat' and 'twtrace\n"
+		"%s:   hist' are exact whatever is lost.\n",
 		prog, prog, kb, prog, dir, prog, prog, prog, prog, prog);
 }
 
@@ -389,13 +394,14 @@ static int run_live(struct stream *s)
 {
 	struct tw_stats st0;
 	const char *dir;
+	size_t rsz;
 	bool have0;
 	int rc;
 
-	dir = tw_module(&rc);
+	dir = tw_module(&rc, &rsz);
 	if (!dir)
 		return rc;
-	rc = merge_open(&s->merge, dir);
+	rc = merge_open(&s->merge, dir, rsz);
 	if (rc)
 		return rc;
 	have0 = !tw_stats_read(dir, &st0, true);
@@ -512,7 +518,7 @@ static int same_file(const char *a, const char *b)
 
 static int run_file(struct stream *s)
 {
-	unsigned char buf[READ_RECS * RSZ];
+	unsigned char buf[READ_BYTES];
 	struct tw_decoder d;
 	int fd, rc;
 	ssize_t n;
@@ -527,7 +533,7 @@ static int run_file(struct stream *s)
 		tw_err("%s: %s", s->in_path, strerror(errno));
 		return EXIT_ERR;
 	}
-	decode_init(&d, s->in_path, -1, &file_ops, s);
+	decode_init(&d, s->in_path, -1, 0, &file_ops, s);
 	/* The header first, on its own. */
 	n = read_full(fd, buf, sizeof(struct twtrace_file_header));
 	if (n < 0) {
@@ -578,13 +584,15 @@ static int parse_args(struct stream *s, int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "input", required_argument, NULL, 'i' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, rc;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":46L:D:N:e:r:Ttwxjqd:c:o:i:h",
+	while ((c = getopt_long(argc, argv, ":46L:D:N:e:r:u:Ttwxjqd:c:o:i:h",
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case '4':
@@ -610,6 +618,14 @@ static int parse_args(struct stream *s, int argc, char **argv)
 			break;
 		case 'r':
 			if (filter_reasons(&s->filter, optarg))
+				return usage_err(usage, "bad filter");
+			break;
+		case 'u':
+			if (filter_user(&s->filter, optarg))
+				return usage_err(usage, "bad filter");
+			break;
+		case OPT_CGROUP:
+			if (filter_cgroup(&s->filter, optarg))
 				return usage_err(usage, "bad filter");
 			break;
 		case 'T':
@@ -711,5 +727,6 @@ int cmd_stream(int argc, char **argv)
 	}
 	filter_free(&s.filter);
 	merge_free(&s.merge);
+	owner_free();
 	return rc;
 }

@@ -53,7 +53,7 @@ static void run(const __u8 *data, size_t size, size_t piece)
 	size_t off, n;
 	int rc = 0;
 
-	decode_init(&d, "recording", -1, &ops, &f);
+	decode_init(&d, "recording", -1, 0, &ops, &f);
 	for (off = 0; off < size && !rc; off += n) {
 		n = size - off < piece ? size - off : piece;
 		rc = decode(&d, data + off, n);

@@ -4,6 +4,8 @@
  * from a text description on stdin, to stdout.  One item per line:
  *
  *   header [magic=STR] [abi=N] [size=N] [ncpus=N] [start=NS] [rt=NS]
+ *   recsize N                   the size of the records that follow
+ *                               (default: this build's sizeof)
  *   rec KEY=VALUE ...
  *   garbage N                   N bytes of 0xa5
  *   # comment
@@ -12,8 +14,12 @@
  * sport dport saddr daddr (text addresses) sub (TIME_WAIT, FIN_WAIT2 or a
  * number) reason (name for the type, or number) flags (number, or a
  * "+"-list of allowed,bbl,untracked,differs,notuple) reuse rearms timeo old
- * (old substate) life fw2 age (ns or "unknown") count limit cut=N (write
- * only the first N bytes).  Unset fields are zero, magic and ABI right.
+ * (old substate) life fw2 age (ns or "unknown") count limit cookie cgroup
+ * uid role (name or number) size=N (this record's size: a shorter one is
+ * cut, a longer one gets bytes of 0xa5 past the struct) cut=N (write only
+ * the first N bytes).  Unset fields are zero, magic and ABI right.
+ *
+ * "mkrec -s" prints sizeof(struct twtrace_record).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -26,8 +32,12 @@ static const char *const events[TWTRACE_EV_NR] = TWTRACE_EVENT_NAMES;
 static const char *const deaths[] = TWTRACE_DEATH_NAMES;
 static const char *const reuses[] = TWTRACE_REUSE_NAMES;
 static const char *const overflows[] = TWTRACE_OVERFLOW_NAMES;
+static const char *const roles[] = TWTRACE_ROLE_NAMES;
+
+#define MAX_SIZE	65536
 
 static int lineno;
+static size_t rec_size = sizeof(struct twtrace_record);
 
 static void die(const char *what, const char *val)
 {
@@ -110,10 +120,11 @@ static unsigned int flags(const char *v)
 
 static void record(char *args)
 {
+	static unsigned char out[MAX_SIZE];
 	struct twtrace_record r;
 	const char *reason = NULL;
 	char *kv, *v, *save = NULL;
-	size_t cut = sizeof(r);
+	size_t cut = MAX_SIZE, size = rec_size;
 	int fam = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -178,6 +189,16 @@ static void record(char *args)
 			r.overflow.tw_count = num(kv, v);
 		else if (!strcmp(kv, "limit"))
 			r.overflow.tw_limit = num(kv, v);
+		else if (!strcmp(kv, "cookie"))
+			r.owner.cookie = num(kv, v);
+		else if (!strcmp(kv, "cgroup"))
+			r.owner.cgroup = num(kv, v);
+		else if (!strcmp(kv, "uid"))
+			r.owner.uid = num(kv, v);
+		else if (!strcmp(kv, "role"))
+			r.owner.role = lookup(roles, TWTRACE_ROLE_NR, kv, v);
+		else if (!strcmp(kv, "size"))
+			size = num(kv, v);
 		else if (!strcmp(kv, "cut"))
 			cut = num(kv, v);
 		else
@@ -198,9 +219,11 @@ static void record(char *args)
 		else
 			r.reason = num("reason", reason);
 	}
-	if (cut > sizeof(r))
-		cut = sizeof(r);
-	fwrite(&r, cut, 1, stdout);
+	if (size > MAX_SIZE)
+		die("size", "too big");
+	memset(out, 0xa5, size);
+	memcpy(out, &r, size < sizeof(r) ? size : sizeof(r));
+	fwrite(out, cut < size ? cut : size, 1, stdout);
 }
 
 static void header(char *args)
@@ -238,11 +261,15 @@ static void header(char *args)
 	fwrite(&h, sizeof(h), 1, stdout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char line[1024], *nl;
 	unsigned long long n;
 
+	if (argc == 2 && !strcmp(argv[1], "-s")) {
+		printf("%zu\n", sizeof(struct twtrace_record));
+		return 0;
+	}
 	while (fgets(line, sizeof(line), stdin)) {
 		lineno++;
 		nl = strchr(line, '\n');
@@ -255,6 +282,8 @@ int main(void)
 		} else if (!strncmp(line, "header", 6) &&
 			   (!line[6] || line[6] == ' ')) {
 			header(line + 6);
+		} else if (!strncmp(line, "recsize ", 8)) {
+			rec_size = num("recsize", line + 8);
 		} else if (!strncmp(line, "garbage ", 8)) {
 			for (n = num("garbage", line + 8); n; n--)
 				putchar(0xa5);

@@ -20,6 +20,7 @@ shift
 
 VERSION=$(sed -n 's/^#define TWTRACE_VERSION[[:space:]]*"\(.*\)"/\1/p' "$header")
 ABI=$(sed -n 's/^#define TWTRACE_ABI_VERSION[[:space:]]*\([0-9]*\).*/\1/p' "$header")
+RSZ=$("$MKREC" -s)		# sizeof(struct twtrace_record) of this build
 
 T=$(mktemp -d /tmp/twtrace-test.XXXXXX)
 chmod 755 "$T"
@@ -125,6 +126,14 @@ out_is() {
 	fi
 }
 
+# out_sorted_is <<EOF ... EOF: stdout, sorted, is these lines, sorted
+out_sorted_is() {
+	sort >"$T/want"
+	if ! sort "$T/out" | diff -u "$T/want" - >"$T/diff"; then
+		why+=" sorted stdout differs:"$'\n'"$(sed 's/^/    /' "$T/diff")"$'\n'
+	fi
+}
+
 lines_are() {
 	local n
 
@@ -146,6 +155,36 @@ jq_all() {
 		why+=" jq -s '$1' is not true;"
 	fi
 }
+
+# --- the owners' names ----------------------------------------------------
+
+# A passwd file and a cgroup2 tree of plain directories: a cgroup's id is
+# its directory's inode number.
+export TWTRACE_PASSWD=$T/passwd TWTRACE_CGROUP2=$T/cgroup
+cat >"$TWTRACE_PASSWD" <<'EOF'
+root:x:0:0:root:/root:/bin/bash
+# a comment, and lines that are not users
+bogus
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash
+alias:x:1000:1000:the second line of uid 1000:/:/bin/sh
+EOF
+CTR=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+CG_NGINX=/system.slice/nginx.service
+CG_SESSION=/user.slice/user-1000.slice/session-3.scope
+CG_DOCKER=/system.slice/docker-$CTR.scope
+CG_KUBE=/kubepods/burstable/pod1234/$CTR
+for d in $CG_NGINX $CG_SESSION $CG_DOCKER $CG_KUBE "/with space" \
+	 /system.slice/nginx; do
+	mkdir -p "$TWTRACE_CGROUP2$d"
+done
+cgid() {
+	stat -c %i "$TWTRACE_CGROUP2$1"
+}
+ID_NGINX=$(cgid $CG_NGINX)
+ID_SESSION=$(cgid $CG_SESSION)
+ID_DOCKER=$(cgid $CG_DOCKER)
+ID_GONE=999999999	# no such directory: a cgroup gone since
 
 # --- fake module files ----------------------------------------------------
 
@@ -193,11 +232,11 @@ EOF
 }
 
 live_file() {
-	cat <<'EOF'
-# id netns family local remote substate age_ns rearms
-3 4026531840 4 10.0.0.1:51234 10.0.0.2:443 TIME_WAIT 1500000000 1
-9 4026531840 6 [2001:db8::1]:40000 [2001:db8::2]:80 FIN_WAIT2 25000000000 0
-4 4026532000 4 192.168.100.200:8080 10.0.0.9:5555 TIME_WAIT 61000123456 2
+	cat <<EOF
+# id netns family local remote substate age_ns rearms uid cgroup cookie role
+3 4026531840 4 10.0.0.1:51234 10.0.0.2:443 TIME_WAIT 1500000000 1 1000 $ID_SESSION 16402 client
+9 4026531840 6 [2001:db8::1]:40000 [2001:db8::2]:80 FIN_WAIT2 25000000000 0 - - 77 unknown
+4 4026532000 4 192.168.100.200:8080 10.0.0.9:5555 TIME_WAIT 61000123456 2 33 $ID_NGINX 31 server
 EOF
 }
 
@@ -216,21 +255,26 @@ inet_twsk_deschedule_put yes 5 0 yes
 EOF
 }
 
-# The events of the default fake: two CPUs, merged by time.
+# The events of the default fake: two CPUs, merged by time.  Their owners:
+# alice's session (client), www-data's nginx.service (client), root in a
+# container (server, a cookie past 2^53), not known (born before load: the
+# cookie only), a uid without a name in a cgroup gone since.
 cpu0_recs() {
-	cat <<'EOF'
-rec type=birth seq=0 ts=1000000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=FIN_WAIT2 timeo=60000 id=1 netns=4026531840
-rec type=rearm seq=1 ts=1500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=TIME_WAIT old=FIN_WAIT2 timeo=60000 id=1 rearms=1 netns=4026531840
-rec type=death seq=2 ts=61500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 reason=expired life=60500123456 fw2=500000000 id=1 rearms=1 netns=4026531840
+	local own="role=client uid=1000 cgroup=$ID_SESSION cookie=0x4012"
+
+	cat <<EOF
+rec type=birth seq=0 ts=1000000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=FIN_WAIT2 timeo=60000 id=1 netns=4026531840 $own
+rec type=rearm seq=1 ts=1500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 sub=TIME_WAIT old=FIN_WAIT2 timeo=60000 id=1 rearms=1 netns=4026531840 $own
+rec type=death seq=2 ts=61500000000 saddr=10.0.0.1 sport=51234 daddr=10.0.0.2 dport=443 reason=expired life=60500123456 fw2=500000000 id=1 rearms=1 netns=4026531840 $own
 EOF
 }
 
 cpu1_recs() {
-	cat <<'EOF'
-rec cpu=1 type=reuse seq=7 ts=1200000000 saddr=2001:db8::1 sport=40000 daddr=2001:db8::2 dport=80 reason=refuse_not_loopback reuse=2 age=700000000 id=7 netns=4026532000
-rec cpu=1 type=overflow seq=8 ts=1300000000 saddr=192.168.100.200 sport=65535 daddr=192.168.178.100 dport=8080 reason=limit count=4096 limit=4096 sub=TIME_WAIT netns=4026531840
-rec cpu=1 type=death seq=9 ts=1400000000 saddr=10.0.0.3 sport=1 daddr=10.0.0.4 dport=2 reason=rst_received life=unknown fw2=unknown flags=bbl netns=4026531840
-rec cpu=1 type=reuse seq=10 ts=1450000000 saddr=127.0.0.1 sport=5000 daddr=127.0.0.1 dport=6000 reason=allow_reuse flags=allowed reuse=1 age=1500000000 id=8 rearms=0 netns=4026531840
+	cat <<EOF
+rec cpu=1 type=reuse seq=7 ts=1200000000 saddr=2001:db8::1 sport=40000 daddr=2001:db8::2 dport=80 reason=refuse_not_loopback reuse=2 age=700000000 id=7 netns=4026532000 role=client uid=33 cgroup=$ID_NGINX cookie=31
+rec cpu=1 type=overflow seq=8 ts=1300000000 saddr=192.168.100.200 sport=65535 daddr=192.168.178.100 dport=8080 reason=limit count=4096 limit=4096 sub=TIME_WAIT netns=4026531840 role=server uid=0 cgroup=$ID_DOCKER cookie=0xfedcba9876543210
+rec cpu=1 type=death seq=9 ts=1400000000 saddr=10.0.0.3 sport=1 daddr=10.0.0.4 dport=2 reason=rst_received life=unknown fw2=unknown flags=bbl netns=4026531840 cookie=5
+rec cpu=1 type=reuse seq=10 ts=1450000000 saddr=127.0.0.1 sport=5000 daddr=127.0.0.1 dport=6000 reason=allow_reuse flags=allowed reuse=1 age=1500000000 id=8 rearms=0 netns=4026531840 role=client uid=4242 cgroup=$ID_GONE cookie=0x77
 EOF
 }
 
@@ -240,8 +284,8 @@ mkfake() {
 
 	rm -rf "$d"
 	mkdir -p "$d"
-	printf 'version %s\nabi %s\nrecord_size 128\nkernel 6.12.0-test\n' \
-		"$VERSION" "$ABI" >"$d/version"
+	printf 'version %s\nabi %s\nrecord_size %s\nkernel 6.12.0-test\n' \
+		"$VERSION" "$ABI" "$RSZ" >"$d/version"
 	stats_file >"$d/stats"
 	hist_file >"$d/hist"
 	live_file >"$d/live"
@@ -420,6 +464,33 @@ test_usage() {
 	usage_case "ls bad port" ls -L x
 	usage_case "ls unknown option" ls -z
 	usage_case "probes stray argument" probes all
+	: >"$TWTRACE_CGROUP2/system.slice/file"
+	usage_case "unknown user" stream -u alice,nosuchuser
+	usage_case "uid out of range" stream -u 4294967296
+	usage_case "empty user list" stream -u ,
+	usage_case "no such cgroup" stream --cgroup /system.slice/nosuch
+	usage_case "cgroup with .." stream --cgroup /system.slice/../user.slice
+	usage_case "cgroup not a directory" stream --cgroup /system.slice/file
+	usage_case "cgroup missing argument" stream --cgroup
+	usage_case "ls unknown user" ls -u nosuchuser
+	usage_case "ls no such cgroup" ls --cgroup nosuch
+
+	begin "bad owner filters say what is wrong"
+	run stream -u alice,nosuchuser
+	err_has "-u alice,nosuchuser: no user 'nosuchuser' in $TWTRACE_PASSWD (a user name or a uid)"
+	run stream -u 4294967296
+	err_has "-u 4294967296: 4294967296 is not a uid (0-4294967295)"
+	run stream --cgroup /system.slice/nosuch
+	err_has "--cgroup /system.slice/nosuch: no cgroup /system.slice/nosuch under $TWTRACE_CGROUP2: No such file or directory"
+	run stream --cgroup a/../b
+	err_has "--cgroup 'a/../b': not a cgroup path"
+	run stream --cgroup /system.slice/file
+	err_has "$TWTRACE_CGROUP2/system.slice/file is not a cgroup"
+	TWTRACE_CGROUP2=$T/nowhere run ls --cgroup /
+	rc_is 2
+	err_has "no cgroup /"
+	rm "$TWTRACE_CGROUP2/system.slice/file"
+	end
 
 	begin "a bad filter names the option and what is wrong"
 	run stream -L 70000
@@ -486,13 +557,28 @@ test_environment() {
 	err_has "no 'abi N' line"
 	end
 
-	begin "record size mismatch"
+	begin "version: records shorter than every record of the ABI"
 	mkfake "$F"
-	printf 'version %s\nabi %s\nrecord_size 136\n' "$VERSION" "$ABI" \
+	printf 'version %s\nabi %s\nrecord_size 120\n' "$VERSION" "$ABI" \
 		>"$F/version"
 	run stream
 	rc_is 3
-	err_has "record size mismatch"
+	err_has "$F/version: the module (twtrace $VERSION) writes records of 120 bytes: records of ABI $ABI have at least 128"
+	end
+
+	begin "version: records longer than a record can be"
+	printf 'version %s\nabi %s\nrecord_size 8192\n' "$VERSION" "$ABI" \
+		>"$F/version"
+	run stat
+	rc_is 3
+	err_has "records of 8192 bytes: more than 4096"
+	end
+
+	begin "version without record_size"
+	printf 'version %s\nabi %s\n' "$VERSION" "$ABI" >"$F/version"
+	run ls
+	rc_is 3
+	err_has "no 'record_size N' line"
 	end
 
 	begin "permission denied says root is needed"
@@ -830,9 +916,40 @@ EOF
 	run ls -x -6
 	rc_is 0
 	out_is <<'EOF'
-State          Netns Id Local Address:Port  Peer Address:Port Rearms   Age(ms)
-FIN_WAIT2 4026531840  9 [2001:db8::1]:40000 [2001:db8::2]:80       0 25000.000
+State          Netns Id Local Address:Port  Peer Address:Port Rearms   Age(ms) Role Uid User Cookie Unit Cgroup
+FIN_WAIT2 4026531840  9 [2001:db8::1]:40000 [2001:db8::2]:80       0 25000.000 -      - -        4d -    -
 EOF
+	end
+
+	begin "ls -x: the owners"
+	run ls -x -4
+	rc_is 0
+	out_is <<'EOF'
+State          Netns Id Local Address:Port   Peer Address:Port Rearms   Age(ms) Role    Uid User     Cookie Unit            Cgroup
+TIME_WAIT 4026532000  4 192.168.100.200:8080 10.0.0.9:5555          2 61000.123 server   33 www-data     1f nginx.service   /system.slice/nginx.service
+TIME_WAIT 4026531840  3 10.0.0.1:51234       10.0.0.2:443           1  1500.000 client 1000 alice      4012 session-3.scope /user.slice/user-1000.slice/session-3.scope
+EOF
+	end
+
+	begin "ls: a module without the owner's columns, one with more"
+	sed -i -e 's/ [^ ]* [^ ]* [^ ]* [a-z]*$//' -e 's/ uid cgroup cookie role$//' \
+		"$F/live"
+	echo "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9 client future 1 2" \
+		>>"$F/live"
+	run ls -x
+	rc_is 0
+	out_is <<'EOF'
+State          Netns Id Local Address:Port   Peer Address:Port Rearms   Age(ms) Role   Uid User Cookie Unit Cgroup
+TIME_WAIT 4026532000  4 192.168.100.200:8080 10.0.0.9:5555          2 61000.123 -        - -         - -    -
+FIN_WAIT2 4026531840  9 [2001:db8::1]:40000  [2001:db8::2]:80       0 25000.000 -        - -         - -    -
+TIME_WAIT 4026531840  3 10.0.0.1:51234       10.0.0.2:443           1  1500.000 -        - -         - -    -
+TIME_WAIT          1  5 10.0.0.1:80          10.0.0.1:1             0     0.000 client   7 7         9 -    -
+EOF
+	run ls -j
+	rc_is 0
+	jq_all '[.[] | select(.id != 5)] | all(.cookie == null and .uid == null and .user == null and .cgroup_id == null and .cgroup == null and .unit == null and .role == null)'
+	jq_all '.[3] | .uid == 7 and .user == null and .cgroup_id == null and .role == "client" and .cookie == "0x9"'
+	mkfake "$F"
 	end
 
 	begin "ls filters"
@@ -851,12 +968,31 @@ EOF
 	lines_are 1
 	end
 
+	begin "ls -u --cgroup"
+	run ls -u alice
+	rc_is 0
+	lines_are 2
+	out_has 10.0.0.1:51234
+	run ls -j -u 33,1000
+	jq_all 'map(.id) == [4, 3]'
+	run ls -j --cgroup /system.slice
+	jq_all 'map(.id) == [4]'
+	run ls -j --cgroup /user.slice/user-1000.slice --user 1000
+	jq_all 'map(.id) == [3]'
+	# the socket whose owner is not known: never
+	run ls -u 0
+	rc_is 0
+	lines_are 1
+	end
+
 	begin "ls -j"
 	run ls -j
 	rc_is 0
 	lines_are 3
 	jq_all 'map(.id) == [4, 9, 3]'
-	jq_all '.[1] == {"id": 9, "netns": 4026531840, "family": 6, "saddr": "2001:db8::1", "sport": 40000, "daddr": "2001:db8::2", "dport": 80, "substate": "FIN_WAIT2", "age_ns": 25000000000, "rearms": 0}'
+	jq_all '.[1] == {"id": 9, "netns": 4026531840, "family": 6, "saddr": "2001:db8::1", "sport": 40000, "daddr": "2001:db8::2", "dport": 80, "substate": "FIN_WAIT2", "age_ns": 25000000000, "rearms": 0, "cookie": "0x4d", "uid": null, "user": null, "cgroup_id": null, "cgroup": null, "unit": null, "role": null}'
+	jq_all ".[0] | .cookie == \"0x1f\" and .uid == 33 and .user == \"www-data\" and .cgroup_id == $ID_NGINX and .cgroup == \"$CG_NGINX\" and .unit == \"nginx.service\" and .role == \"server\""
+	jq_all '.[2] | .user == "alice" and .role == "client" and .unit == "session-3.scope"'
 	end
 
 	begin "ls: none alive"
@@ -874,7 +1010,14 @@ EOF
 		   "5 1 4 10.0.0.1:80 10.0.0.1:1 CLOSE_WAIT 1 0" \
 		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1" \
 		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 extra" \
-		   "5 1 4 10.0.0.1 10.0.0.1:1 TIME_WAIT 1 0"; do
+		   "5 1 4 10.0.0.1 10.0.0.1:1 TIME_WAIT 1 0" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9 boss" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - - client" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 0 9 client" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 - - 9 client" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 7 - 9 unknown" \
+		   "5 1 4 10.0.0.1:80 10.0.0.1:1 TIME_WAIT 1 0 4294967296 - 9 server"; do
 		begin "ls: malformed '$bad'"
 		mkfake "$F"
 		echo "$bad" >>"$F/live"
@@ -1006,13 +1149,58 @@ test_stream() {
 	jq_all '.[2] | .reason == "limit" and .tw_count == 4096 and .tw_limit == 4096'
 	end
 
+	begin "stream -j: the owners"
+	run stream -j -q
+	rc_is 0
+	jq_all 'all(.[]; has("cookie") and has("uid") and has("user") and has("cgroup_id") and has("cgroup") and has("unit") and has("role"))'
+	jq_all ".[0] | .cookie == \"0x4012\" and .uid == 1000 and .user == \"alice\" and .cgroup_id == $ID_SESSION and .cgroup == \"$CG_SESSION\" and .unit == \"session-3.scope\" and .role == \"client\""
+	jq_all ".[1] | .cookie == \"0x1f\" and .user == \"www-data\" and .cgroup == \"$CG_NGINX\" and .unit == \"nginx.service\""
+	jq_all ".[2] | .cookie == \"0xfedcba9876543210\" and .uid == 0 and .user == \"root\" and .cgroup == \"$CG_DOCKER\" and .unit == \"container:0123456789ab\" and .role == \"server\""
+	jq_all '.[3] | .cookie == "0x5" and .uid == null and .user == null and .cgroup_id == null and .cgroup == null and .unit == null and .role == null'
+	jq_all ".[4] | .uid == 4242 and .user == null and .cgroup_id == $ID_GONE and .cgroup == null and .unit == null and .role == \"client\""
+	end
+
+	begin "stream -x: the owners' columns"
+	run stream -x -q -e overflow,reuse
+	rc_is 0
+	out_is <<'EOF'
+EVENT    LOCAL                 REMOTE                REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS ROLE     UID USER       COOKIE UNIT                 CGROUP
+reuse    [2001:db8::1]:40000   [2001:db8::2]:80      refuse_not_loopback 1       7 4026532000 TIME_WAIT      0      -         -   2   700.000 client    33 www-data       1f nginx.service        /system.slice/nginx.service
+overflow 192.168.100.200:65535 192.168.178.100:8080  limit               1       - 4026531840 TIME_WAIT      -      -         -   -           server     0 root     fedcba9876543210 container:0123456789ab /system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope
+reuse    127.0.0.1:5000        127.0.0.1:6000        allow_reuse         1       8 4026531840 TIME_WAIT      0      -         -   1  1500.000 client  4242 4242           77 -                    999999999
+EOF
+	end
+
+	begin "stream: owners without a passwd file or a cgroup2 mount"
+	TWTRACE_PASSWD=$T/nowhere TWTRACE_CGROUP2=$T/nowhere run stream -x -q -e birth
+	rc_is 0
+	out_has "client  1000 1000         4012 -                    $ID_SESSION"
+	TWTRACE_PASSWD=$T/nowhere TWTRACE_CGROUP2=$T/nowhere run stream -j -q -e birth
+	jq_all ".[0] | .uid == 1000 and .user == null and .cgroup_id == $ID_SESSION and .cgroup == null and .unit == null"
+	end
+
+	begin "stream: a container's cgroup by the cgroupfs driver, a path to escape"
+	{
+		echo "rec seq=0 ts=1 role=server uid=33 cgroup=$(cgid $CG_KUBE)"
+		echo "rec seq=1 ts=2 role=client uid=1000 cgroup=$(cgid "/with space")"
+		echo "rec seq=2 ts=3 role=client uid=1000 cgroup=$(cgid /)"
+	} | "$MKREC" >"$F/cpu0"
+	: >"$F/cpu1"
+	run stream -j -q
+	rc_is 0
+	jq_all ".[0].cgroup == \"$CG_KUBE\" and .[0].unit == \"container:0123456789ab\""
+	jq_all '.[1].cgroup == "/with space" and .[1].unit == null'
+	jq_all '.[2].cgroup == "/" and .[2].unit == null'
+	mkfake "$F"
+	end
+
 	begin "stream -x -w: extended, wide columns"
 	run stream -x -w -q -e death
 	rc_is 0
 	out_is <<'EOF'
-EVENT    LOCAL                                           REMOTE                                          REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS
-death    10.0.0.3:1                                      10.0.0.4:2                                      rst_received        1       - 4026531840 TIME_WAIT      0      -         ?   -         ?
-death    10.0.0.1:51234                                  10.0.0.2:443                                    expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123
+EVENT    LOCAL                                           REMOTE                                          REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS ROLE     UID USER       COOKIE UNIT                 CGROUP
+death    10.0.0.3:1                                      10.0.0.4:2                                      rst_received        1       - 4026531840 TIME_WAIT      0      -         ?   -         ? -          - -               5 -                    -
+death    10.0.0.1:51234                                  10.0.0.2:443                                    expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123 client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
 EOF
 	end
 
@@ -1039,6 +1227,58 @@ EOF
 	lines_are 3
 	run stream -q -e birth -r expired
 	lines_are 1
+	end
+
+	begin "stream -u: owners by name or uid; an unknown owner never matches"
+	run stream -q -u alice
+	rc_is 0
+	lines_are 4
+	run stream -q -j -u 1000
+	jq_all 'map(.user) == ["alice", "alice", "alice"]'
+	run stream -q -j -u www-data,root
+	jq_all 'map(.user) == ["www-data", "root"]'
+	run stream -q -j -u 33 --user 0
+	jq_all 'map(.uid) == [33, 0]'
+	# the death born before load has uid 0 in its record, and no owner
+	run stream -q -j -u root -e death
+	lines_are 0
+	run stream -q -j -u 4242
+	jq_all 'map(.uid) == [4242]'
+	run stream -q -u 65534
+	rc_is 0
+	lines_are 1
+	end
+
+	begin "stream --cgroup: a cgroup and those under it"
+	run stream -q -j --cgroup /system.slice
+	rc_is 0
+	jq_all 'map(.unit) == ["nginx.service", "container:0123456789ab"]'
+	run stream -q -j --cgroup system.slice/
+	jq_all 'map(.unit) == ["nginx.service", "container:0123456789ab"]'
+	run stream -q -j --cgroup "$TWTRACE_CGROUP2/system.slice"
+	jq_all 'map(.unit) == ["nginx.service", "container:0123456789ab"]'
+	run stream -q -j --cgroup "$TWTRACE_CGROUP2//system.slice//nginx.service/"
+	jq_all 'map(.unit) == ["nginx.service"]'
+	# a sibling whose name is the start of another's
+	run stream -q -j --cgroup /system.slice/nginx
+	rc_is 0
+	lines_are 0
+	# the root: every owner whose cgroup is known and found
+	run stream -q -j --cgroup /
+	jq_all 'length == 5 and all(.[]; .cgroup != null)'
+	run stream -q -j --cgroup /user.slice --cgroup $CG_NGINX
+	jq_all 'map(.user) == ["alice", "www-data", "alice", "alice"]'
+	run stream -q -j --cgroup /user.slice -u www-data
+	lines_are 0
+	run stream -q -j --cgroup /system.slice -u www-data -e reuse
+	jq_all 'map(.seq) == [7]'
+	end
+
+	begin "stream -u --cgroup on a recording"
+	mkrecording "$T/own.rec" ncpus=2
+	run stream -q -j -i "$T/own.rec" -u alice --cgroup /user.slice
+	rc_is 0
+	jq_all 'map(.event) == ["birth", "rearm", "death"]'
 	end
 
 	begin "stream -N a namespace file"
@@ -1107,14 +1347,55 @@ EOF
 	corrupt_case "bad overflow reason" "type=overflow reason=2" "bad overflow reason 2"
 	corrupt_case "bad old substate" "type=rearm old=1" "bad old substate 1"
 	corrupt_case "another CPU's record" "cpu=1" "from cpu 1"
+	corrupt_case "bad role" "role=3" "bad role 3"
 
 	begin "stream: a partial record at the end of a cpuN file"
 	mkfake "$F"
 	{ cpu0_recs; echo "rec seq=3 ts=2 cut=100"; } | "$MKREC" >"$F/cpu0"
 	run stream -q
 	rc_is 3
-	err_has "cpu0: truncated at byte offset 384: the last record has 100 of 128 bytes"
+	err_has "cpu0: truncated at byte offset $((3 * RSZ)): the last record has 100 of $RSZ bytes"
 	out_has "expired"
+	end
+
+	# Records grow at their end: an older module's shorter ones, a newer
+	# one's longer ones (the tail, garbage here, ignored).
+	for size in 128 $((RSZ + 32)); do
+		begin "stream: a module whose records are $size bytes"
+		mkfake "$F"
+		sed -i "s/^record_size .*/record_size $size/" "$F/version"
+		{ echo "recsize $size"; cpu0_recs; } | "$MKREC" >"$F/cpu0"
+		{ echo "recsize $size"; cpu1_recs; } | "$MKREC" >"$F/cpu1"
+		run stream
+		rc_is 0
+		out_is <<<"$STREAM_TEXT"
+		err_has "total           7 records read, 7 shown, 0 lost"
+		run stream -q -o "$T/sized.rec"
+		rc_is 0
+		[ "$(stat -c %s "$T/sized.rec")" = $((40 + 7 * RSZ)) ] ||
+			why+=" recorded $(stat -c %s "$T/sized.rec") bytes;"
+		run stream -i "$T/sized.rec"
+		rc_is 0
+		out_is <<<"$STREAM_TEXT"
+		run stream -i "$T/sized.rec" -q -j
+		if [ "$size" = 128 ]; then
+			# no owner at all: not even the cookie
+			jq_all 'all(.[]; .cookie == null and .uid == null and .user == null and .cgroup_id == null and .cgroup == null and .unit == null and .role == null)'
+		else
+			jq_all 'map(.role) == ["client", "client", "server", null, "client", "client", "client"]'
+			jq_all 'map(.cookie) == ["0x4012", "0x1f", "0xfedcba9876543210", "0x5", "0x77", "0x4012", "0x4012"]'
+		fi
+		end
+	done
+
+	begin "stream: a partial record of a module with longer records"
+	mkfake "$F"
+	sed -i "s/^record_size .*/record_size 200/" "$F/version"
+	{ echo "recsize 200"; cpu0_recs; echo "rec seq=3 ts=2 cut=150"; } |
+		"$MKREC" >"$F/cpu0"
+	run stream -q
+	rc_is 3
+	err_has "cpu0: truncated at byte offset 600: the last record has 150 of 200 bytes"
 	end
 }
 
@@ -1128,7 +1409,7 @@ corrupt_case() {
 	} | "$MKREC" >"$F/cpu0"
 	run stream -q
 	rc_is 3
-	err_has "cpu0: corrupt record 2 at byte offset 128: $3"
+	err_has "cpu0: corrupt record 2 at byte offset $RSZ: $3"
 	end
 }
 
@@ -1141,7 +1422,7 @@ test_recording() {
 	run stream -q -o "$rec" -e death
 	rc_is 0
 	lines_are 3
-	[ "$(stat -c %s "$rec")" = $((40 + 7 * 128)) ] ||
+	[ "$(stat -c %s "$rec")" = $((40 + 7 * RSZ)) ] ||
 		why+=" size $(stat -c %s "$rec");"
 	[ "$(head -c 8 "$rec")" = "TWTRACE" ] || why+=" magic;"
 	end
@@ -1161,7 +1442,7 @@ test_recording() {
 	run stream -q -c 1 -o "$T/c.rec"
 	rc_is 0
 	lines_are 2
-	[ "$(stat -c %s "$T/c.rec")" = $((40 + 7 * 128)) ] ||
+	[ "$(stat -c %s "$T/c.rec")" = $((40 + 7 * RSZ)) ] ||
 		why+=" size $(stat -c %s "$T/c.rec");"
 	end
 
@@ -1199,10 +1480,10 @@ test_recording() {
 	run stream -q -i "$T/one.rec" -T -t -x
 	rc_is 0
 	out_is <<'EOF'
-TIME     TIME(s)     EVENT    LOCAL                 REMOTE                REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS
-22:13:20 0.000000    birth    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2           0       1 4026531840 FIN_WAIT2      0  60000         -   -
-22:13:20 0.500000    rearm    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2>TIME_WAIT 0       1 4026531840 TIME_WAIT      1  60000         -   -
-22:14:20 60.500000   death    10.0.0.1:51234        10.0.0.2:443          expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123
+TIME     TIME(s)     EVENT    LOCAL                 REMOTE                REASON            CPU      ID      NETNS SUBSTATE  REARMS  TIMEO    FW2_MS TWR        MS ROLE     UID USER       COOKIE UNIT                 CGROUP
+22:13:20 0.000000    birth    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2           0       1 4026531840 FIN_WAIT2      0  60000         -   -           client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
+22:13:20 0.500000    rearm    10.0.0.1:51234        10.0.0.2:443          FIN_WAIT2>TIME_WAIT 0       1 4026531840 TIME_WAIT      1  60000         -   -           client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
+22:14:20 60.500000   death    10.0.0.1:51234        10.0.0.2:443          expired             0       1 4026531840 TIME_WAIT      1      -   500.000   - 60500.123 client  1000 alice        4012 session-3.scope      /user.slice/user-1000.slice/session-3.scope
 EOF
 	end
 
@@ -1258,39 +1539,86 @@ EOF
 	err_has "other byte order"
 	end
 
-	begin "-i: another record size"
+	begin "-i: records shorter than every record of the ABI"
 	echo "header size=64" | "$MKREC" >"$T/size.rec"
 	run stream -i "$T/size.rec"
 	rc_is 3
-	err_has "corrupt header at byte offset 12: records of 64 bytes"
+	err_has "corrupt header at byte offset 12: records of 64 bytes: records of ABI $ABI have at least 128"
+	echo "header size=127" | "$MKREC" >"$T/size.rec"
+	run stream -i "$T/size.rec"
+	rc_is 3
+	err_has "records of 127 bytes: records of ABI $ABI have at least 128"
+	end
+
+	begin "-i: records longer than a record can be"
+	echo "header size=4294967295" | "$MKREC" >"$T/size.rec"
+	run stream -i "$T/size.rec"
+	rc_is 3
+	err_has "corrupt header at byte offset 12: records of 4294967295 bytes: more than 4096"
+	end
+
+	for size in 128 "$RSZ" $((RSZ + 32)) 4096; do
+		begin "-i: a recording of $size-byte records"
+		{
+			echo "header ncpus=2 size=$size"
+			echo "recsize $size"
+			cpu0_recs
+			cpu1_recs
+		} | "$MKREC" >"$T/size.rec"
+		run stream -i "$T/size.rec"
+		rc_is 0
+		# in the order of the file: cpu0's, then cpu1's
+		out_sorted_is <<<"$STREAM_TEXT"
+		err_has "7 records read, 7 shown, 0 lost, from 2 CPUs"
+		# split across reads: the pieces of a long record gathered
+		run_stdin "$T/size.rec" stream -q -i - -j
+		rc_is 0
+		lines_are 7
+		if [ "$size" = 128 ]; then
+			jq_all 'all(.[]; .role == null and .cookie == null)'
+		else
+			jq_all 'map(.user) == ["alice", "alice", "alice", "www-data", "root", null, null]'
+		fi
+		end
+	done
+
+	begin "-i: the repo's fuzzing corpus decodes (records of 128, 152, 200 bytes)"
+	for f in "$here"/corpus/*.rec; do
+		run stream -i "$f" -x
+		case $(basename "$f") in
+		gap.rec) rc_is 4 ;;
+		*) rc_is 0 ;;
+		esac
+		err_lacks corrupt
+	done
 	end
 
 	begin "-i: a truncated record after good ones"
-	head -c $((40 + 2 * 128 + 50)) "$rec" >"$T/trunc.rec"
+	head -c $((40 + 2 * RSZ + 50)) "$rec" >"$T/trunc.rec"
 	run stream -q -i "$T/trunc.rec"
 	rc_is 3
 	lines_are 3
-	err_has "truncated at byte offset 296: the last record has 50 of 128 bytes"
+	err_has "truncated at byte offset $((40 + 2 * RSZ)): the last record has 50 of $RSZ bytes"
 	end
 
 	begin "-i: a corrupt record after good ones"
 	{
 		echo "header ncpus=1"
 		echo "rec seq=0 ts=1"
-		echo "garbage 128"
+		echo "garbage $RSZ"
 		echo "rec seq=1 ts=2"
 	} | "$MKREC" >"$T/bad.rec"
 	run stream -q -i "$T/bad.rec"
 	rc_is 3
 	lines_are 2
-	err_has "corrupt record 2 at byte offset 168: bad magic 0xa5a5a5a5"
+	err_has "corrupt record 2 at byte offset $((40 + RSZ)): bad magic 0xa5a5a5a5"
 	end
 
 	begin "-i: garbage of less than a record after the header"
 	{ echo "header"; echo "garbage 7"; } | "$MKREC" >"$T/g.rec"
 	run stream -i "$T/g.rec"
 	rc_is 3
-	err_has "truncated at byte offset 40: the last record has 7 of 128"
+	err_has "truncated at byte offset 40: the last record has 7 of $RSZ"
 	end
 
 	begin "-i: no such file"
@@ -1319,7 +1647,7 @@ EOF
 	} | "$MKREC" >"$T/cpu.rec"
 	run stream -q -i "$T/cpu.rec"
 	rc_is 3
-	err_has "corrupt record 2 at byte offset 168: cpu 3, but the recording has 1 CPUs"
+	err_has "corrupt record 2 at byte offset $((40 + RSZ)): cpu 3, but the recording has 1 CPUs"
 	end
 
 	begin "-i: an empty recording is fine"
@@ -1481,6 +1809,38 @@ test_live() {
 	sanitized
 	rc_is 0
 	lines_are 8
+	end
+
+	begin "live: a cgroup made while reading is named, a second later"
+	mkfake "$F"
+	rm "$F/cpu0" "$F/cpu1"
+	mkfifo "$fifo"
+	exec 7<>"$fifo"
+	"$R" stream -j -q >"$T/out" 2>"$T/err" 7>&- &
+	pid=$!
+	bgpids+=("$pid")
+	echo "rec seq=0 ts=1 role=client uid=0 cgroup=$ID_NGINX" | "$MKREC" >&7
+	for _ in $(seq 50); do
+		[ "$(wc -l <"$T/out")" = 1 ] && break
+		sleep 0.1
+	done
+	# the tree was walked for the first record; this one is not in it
+	mkdir "$TWTRACE_CGROUP2/system.slice/late.service"
+	sleep 1.1
+	echo "rec seq=1 ts=2 role=client uid=0 cgroup=$(cgid /system.slice/late.service)" |
+		"$MKREC" >&7
+	for _ in $(seq 50); do
+		[ "$(wc -l <"$T/out")" = 2 ] && break
+		sleep 0.1
+	done
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	exec 7>&-
+	sanitized
+	rc_is 0
+	jq_all '.[0].unit == "nginx.service" and .[1].cgroup == "/system.slice/late.service" and .[1].unit == "late.service"'
+	rmdir "$TWTRACE_CGROUP2/system.slice/late.service"
 	end
 }
 
