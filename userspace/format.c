@@ -4,6 +4,7 @@
  * once for their header and their rows, JSON strings, and the stream's
  * events as text and as JSON.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "reader.h"
@@ -238,12 +239,32 @@ static void ev_remote(EV_ARGS)
 		fmt_endpoint(buf, len, r->family, r->daddr, r->dport);
 }
 
+/* A failed connect's error and the TIME_WAIT sockets it met. */
+static void connect_reason(char *buf, size_t len,
+			   const struct twtrace_record *r)
+{
+	const char *err = r->connect.err == -EADDRNOTAVAIL ? "EADDRNOTAVAIL" :
+			  r->connect.err == -EADDRINUSE ? "EADDRINUSE" : NULL;
+
+	if (err)
+		snprintf(buf, len, "%s tw=", err);
+	else
+		snprintf(buf, len, "err%d tw=", r->connect.err);
+	if (r->flags & TWTRACE_F_UNCOUNTED)
+		snprintf(buf + strlen(buf), len - strlen(buf), "?");
+	else
+		snprintf(buf + strlen(buf), len - strlen(buf), "%u",
+			 r->connect.tw_seen);
+}
+
 /* Births and rearms have no reason: their substate instead. */
 static void ev_reason(EV_ARGS)
 {
 	const char *reason = tw_reason_name(r);
 
-	if (r->type == TWTRACE_EV_REARM &&
+	if (r->type == TWTRACE_EV_CONNECT_FAIL)
+		connect_reason(buf, len, r);
+	else if (r->type == TWTRACE_EV_REARM &&
 	    r->rearm.old_substate != r->substate)
 		snprintf(buf, len, "%s>%s",
 			 tw_substate_name(r->rearm.old_substate),
@@ -281,7 +302,8 @@ static void ev_substate(EV_ARGS)
 
 static void ev_rearms(EV_ARGS)
 {
-	if (r->type == TWTRACE_EV_OVERFLOW)
+	if (r->type == TWTRACE_EV_OVERFLOW ||
+	    r->type == TWTRACE_EV_CONNECT_FAIL)
 		snprintf(buf, len, "-");
 	else
 		snprintf(buf, len, "%u", r->rearms);
@@ -454,6 +476,35 @@ static void json_bool(const char *key, bool v)
 	printf(",\"%s\":%s", key, v ? "true" : "false");
 }
 
+/*
+ * A failed connect: errno (positive, as errno(3) has it), the size of its
+ * port range (null if it was bound), the TIME_WAIT sockets it met and
+ * their reuse decisions by reason (null if not counted).
+ */
+static void json_connect(const struct twtrace_record *r)
+{
+	bool counted = !(r->flags & TWTRACE_F_UNCOUNTED);
+	int i, n = 0;
+
+	printf(",\"errno\":%d,\"error\":", -r->connect.err);
+	json_str(stdout, r->connect.err == -EADDRNOTAVAIL ? "EADDRNOTAVAIL" :
+		 r->connect.err == -EADDRINUSE ? "EADDRINUSE" : "");
+	if (r->connect.ports)
+		printf(",\"ports\":%u", r->connect.ports);
+	else
+		printf(",\"ports\":null");
+	if (!counted) {
+		printf(",\"tw_seen\":null,\"reasons\":null");
+		return;
+	}
+	printf(",\"tw_seen\":%u,\"reasons\":{", r->connect.tw_seen);
+	for (i = 0; i < TWTRACE_REUSE_NR; i++)
+		if (r->connect.reasons[i])
+			printf("%s\"%s\":%u", n++ ? "," : "", tw_reuse_names[i],
+			       r->connect.reasons[i]);
+	printf("}");
+}
+
 void fmt_event_json(const struct twtrace_record *r, int cpu)
 {
 	char a[64];
@@ -472,8 +523,11 @@ void fmt_event_json(const struct twtrace_record *r, int cpu)
 	fmt_addr(a, sizeof(a), r->family, r->daddr);
 	printf(",\"daddr\":");
 	json_str(stdout, a);
-	printf(",\"dport\":%u,\"substate\":\"%s\"", r->dport,
-	       tw_substate_name(r->substate));
+	printf(",\"dport\":%u", r->dport);
+	if (r->type == TWTRACE_EV_CONNECT_FAIL)
+		printf(",\"substate\":null");
+	else
+		printf(",\"substate\":\"%s\"", tw_substate_name(r->substate));
 	json_ns("tw_id", r->tw_id, r->tw_id != 0);
 	fmt_owner_json(&r->owner);
 
@@ -516,6 +570,9 @@ void fmt_event_json(const struct twtrace_record *r, int cpu)
 		printf(",\"reason\":\"%s\",\"tw_count\":%u,\"tw_limit\":%u",
 		       tw_overflow_names[r->reason], r->overflow.tw_count,
 		       r->overflow.tw_limit);
+		break;
+	case TWTRACE_EV_CONNECT_FAIL:
+		json_connect(r);
 		break;
 	}
 	printf("}\n");

@@ -77,12 +77,15 @@ int record_check(const struct twtrace_record *r, char *why, size_t len)
 		snprintf(why, len, "bad address family %u", r->family);
 		return -1;
 	}
-	if (!tw_substate_name(r->substate)) {
+	/* A failed connect has no TIME_WAIT socket, so no substate. */
+	if (r->type == TWTRACE_EV_CONNECT_FAIL ? r->substate != 0 :
+	    !r->substate || !tw_substate_name(r->substate)) {
 		snprintf(why, len, "bad substate %u", r->substate);
 		return -1;
 	}
 	if (r->type == TWTRACE_EV_REARM &&
-	    !tw_substate_name(r->rearm.old_substate)) {
+	    (!r->rearm.old_substate ||
+	     !tw_substate_name(r->rearm.old_substate))) {
 		snprintf(why, len, "bad old substate %u",
 			 r->rearm.old_substate);
 		return -1;
