@@ -124,6 +124,7 @@ static nokprobe_inline void twtrace_tw_owner(const struct twtrace_tw *e,
 	o->uid = e->uid;
 	o->cgroup = e->cgroup;
 }
+
 unsigned int twtrace_table_count(void);
 void twtrace_table_for_each(void (*fn)(const struct twtrace_tw *e, void *arg),
 			    void *arg);

@@ -210,6 +210,7 @@ reuse_allow_reuse 1
 reuse_refuse_dying 0
 overflow_limit 1
 overflow_nomem 0
+connect_fail 2
 born_before_load 1
 untracked 0
 live 4
@@ -218,6 +219,7 @@ lost ${LOST:-0}
 lost_cpu0 ${LOST0:-0}
 lost_cpu1 0
 probe_misses 0
+since_ns 1764806400250000000
 EOF
 }
 
@@ -284,7 +286,7 @@ mkfake() {
 
 	rm -rf "$d"
 	mkdir -p "$d"
-	printf 'version %s\nabi %s\nrecord_size %s\nkernel 6.12.0-test\n' \
+	printf 'version %s\nabi %s\nrecord_size %s\nkernel 6.12.0-test\nloaded_ns 1764806400000000000\n' \
 		"$VERSION" "$ABI" "$RSZ" >"$d/version"
 	stats_file >"$d/stats"
 	hist_file >"$d/hist"
@@ -644,6 +646,7 @@ reuse_allow_reuse           1
 reuse_refuse_dying          0
 overflow_limit              1
 overflow_nomem              0
+connect_fail                2
 born_before_load            1
 untracked                   0
 live                        4
@@ -652,6 +655,7 @@ lost                        0
 lost_cpu0                   0
 lost_cpu1                   0
 probe_misses                0
+since_ns                    1764806400250000000
 EOF
 	err_empty
 	end
@@ -668,6 +672,7 @@ EOF
 	jq_ok '.overflows == {"limit": 1, "nomem": 0}'
 	jq_ok '.untracked == 0 and .born_before_load == 1 and .records == 20'
 	jq_ok '.probe_misses == 0 and .lost_cpu == [0, 0]'
+	jq_ok '.connect_fail == 2 and .since_ns == 1764806400250000000'
 	end
 
 	begin "stat --prometheus"
@@ -682,6 +687,12 @@ EOF
 	out_has 'twtrace_reuse_decisions_total{reason="allow_bound_port",allowed="true"} 1'
 	out_has 'twtrace_reuse_decisions_total{reason="refuse_too_recent",allowed="false"} 1'
 	out_has 'twtrace_overflows_total{reason="limit"} 1'
+	out_has '# TYPE twtrace_connect_failures_total counter'
+	out_has 'twtrace_connect_failures_total 2'
+	out_has '# TYPE twtrace_counters_start_time_seconds gauge'
+	out_has 'twtrace_counters_start_time_seconds 1764806400.25'
+	out_has '# TYPE twtrace_module_load_time_seconds gauge'
+	out_has 'twtrace_module_load_time_seconds 1764806400'
 	out_has '# TYPE twtrace_live gauge'
 	out_has 'twtrace_live 4'
 	out_has 'twtrace_lost_records_total 0'
@@ -725,7 +736,7 @@ EOF
 	echo "births ten" >>"$F/stats"
 	run stat -j
 	rc_is 3
-	err_has "stats: line 29: not 'name value'"
+	err_has "stats: line 31: not 'name value'"
 	end
 
 	begin "stat: a negative number is malformed"
