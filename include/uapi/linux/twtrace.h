@@ -256,7 +256,9 @@ struct twtrace_record {
 
 /*
  * A recording ("twtrace stream -o FILE"): this header, then whole records
- * exactly as read from the cpuN files, in the order the reader emitted them.
+ * of record_size bytes as read from the cpuN files, in the order the reader
+ * emitted them (a reader whose records differ in size from the module's
+ * writes its own, zero-extended or cut at the end).
  */
 #define TWTRACE_FILE_MAGIC	"TWTRACE\n"
 
