@@ -16,6 +16,7 @@ struct ev {
 	char event[16], reason[32], substate[16], old_substate[16];
 	long long tw_id, netns, family, sport, dport;
 	long long lifetime_ns, fin_wait2_ns, tw_reuse, tw_count, tw_limit;
+	long long err, tw_seen;
 	int allowed;
 };
 
@@ -23,7 +24,10 @@ static int ev_parse(const char *line, struct ev *e)
 {
 	memset(e, 0, sizeof(*e));
 	if (js_str(line, "event", e->event, sizeof(e->event)) ||
-	    js_str(line, "substate", e->substate, sizeof(e->substate)) ||
+	    /* a failed connect is about no TIME_WAIT socket */
+	    (strcmp(e->event, "connect_fail") ?
+	     js_str(line, "substate", e->substate, sizeof(e->substate)) :
+	     !js_is_null(line, "substate")) ||
 	    js_num(line, "netns", &e->netns) ||
 	    js_num(line, "family", &e->family) ||
 	    js_num(line, "sport", &e->sport) ||
@@ -40,6 +44,8 @@ static int ev_parse(const char *line, struct ev *e)
 	e->tw_count = js_num_or(line, "tw_count", -1);
 	e->tw_limit = js_num_or(line, "tw_limit", -1);
 	e->allowed = js_bool(line, "allowed");
+	e->err = js_num_or(line, "errno", -1);
+	e->tw_seen = js_num_or(line, "tw_seen", -1);
 	return 0;
 }
 
@@ -85,6 +91,7 @@ static void evcount_init(struct evcount *c)
 			 tw_overflow_name(i));
 		stats_put(&c->s, name, 0);
 	}
+	stats_put(&c->s, "connect_fail", 0);
 }
 
 static void evcount_text(struct evcount *c, const char *text)
@@ -112,6 +119,8 @@ static void evcount_text(struct evcount *c, const char *text)
 			snprintf(name, sizeof(name), "reuse_%s", e.reason);
 		else if (!strcmp(e.event, "overflow"))
 			snprintf(name, sizeof(name), "overflow_%s", e.reason);
+		else if (!strcmp(e.event, "connect_fail"))
+			snprintf(name, sizeof(name), "connect_fail");
 		else
 			snprintf(name, sizeof(name), "?%s", e.event);
 		evcount_add(c, name);
@@ -263,8 +272,15 @@ TEST_F_TIMEOUT(rd, stream_json_workload, 90)
 	EXPECT_EQ(1, evc(&ec, "reuse_refuse_sysctl_off"));
 	EXPECT_EQ(1, evc(&ec, "reuse_allow_reuse"));
 	EXPECT_EQ(2, evc(&ec, "overflow_limit"));
-	/* 6 births, 4 rearms, 3 deaths, 2 decisions, 2 overflows */
-	EXPECT_EQ(17, ec.n);
+	/* The refused reuse: a connect() that found no port. */
+	EXPECT_EQ(1, evc(&ec, "connect_fail"));
+	for (i = 0; i < ec.nv; i++)
+		if (!strcmp(ec.v[i].event, "connect_fail")) {
+			EXPECT_EQ(EADDRNOTAVAIL, ec.v[i].err);
+			EXPECT_EQ(1, ec.v[i].tw_seen);
+		}
+	/* 6 births, 4 rearms, 3 deaths, 2 decisions, 2 overflows, 1 failed */
+	EXPECT_EQ(18, ec.n);
 
 	/* The kernel's. */
 	v = tw_births_kernel() - kb0;
