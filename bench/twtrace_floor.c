@@ -11,6 +11,7 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 
 static int floor_pre(struct kprobe *p, struct pt_regs *regs)
@@ -40,6 +41,9 @@ static struct kprobe floor_kps[] = {
 	FLOOR_KP("tw_timer_handler"),
 	FLOOR_KP("tcp_abort"),
 	FLOOR_KP("inet_twsk_deschedule_put"),
+	/* The hashdance: one of the two exists on a given kernel. */
+	FLOOR_KP("inet_twsk_hashdance"),
+	FLOOR_KP("inet_twsk_hashdance_schedule"),
 };
 
 /* ... and the kretprobes. */
@@ -47,6 +51,8 @@ static struct kretprobe floor_rps[] = {
 	FLOOR_RP("inet_twsk_alloc"),
 	FLOOR_RP("tcp_twsk_unique"),
 	FLOOR_RP("tcp_timewait_state_process"),
+	FLOOR_RP("inet_hash_connect"),
+	FLOOR_RP("inet6_hash_connect"),
 };
 
 static bool floor_kp_on[ARRAY_SIZE(floor_kps)];
@@ -105,7 +111,10 @@ static int __init floor_init(void)
 		floor_kp_on[i] = !ret;
 	}
 	for (i = 0; i < ARRAY_SIZE(floor_rps); i++) {
+		/* twtrace's connect probes have 64: a connect can sleep. */
 		floor_rps[i].maxactive = max_t(int, 16, 4 * num_possible_cpus());
+		if (strstr(floor_rps[i].kp.symbol_name, "hash_connect"))
+			floor_rps[i].maxactive = 64;
 		ret = register_kretprobe(&floor_rps[i]);
 		if (ret)
 			pr_warn("twtrace_floor: cannot probe %s: %d\n",

@@ -167,9 +167,39 @@ static nokprobe_inline u64 twtrace_sk_cgroup_id(struct sock *sk)
  * on IPv4-mapped addresses takes IPv4's SYNs.
  */
 #ifdef TWTRACE_HAVE_LOOKUP_HASHINFO
-#define TWTRACE_LOOKUP_TABLE(net)	twtrace_tcp_death_row(net)->hashinfo,
+static nokprobe_inline struct sock *
+twtrace_listener4(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
+		  unsigned short hnum, int dif)
+{
+	return __inet_lookup_listener(net, twtrace_tcp_death_row(net)->hashinfo,
+				      NULL, 0, saddr, sport, daddr, hnum, dif,
+				      0);
+}
+
+static nokprobe_inline struct sock *
+twtrace_listener6(struct net *net, const struct in6_addr *saddr, __be16 sport,
+		  const struct in6_addr *daddr, unsigned short hnum, int dif)
+{
+	return inet6_lookup_listener(net, twtrace_tcp_death_row(net)->hashinfo,
+				     NULL, 0, saddr, sport, daddr, hnum, dif,
+				     0);
+}
 #else
-#define TWTRACE_LOOKUP_TABLE(net)
+static nokprobe_inline struct sock *
+twtrace_listener4(struct net *net, __be32 saddr, __be16 sport, __be32 daddr,
+		  unsigned short hnum, int dif)
+{
+	return __inet_lookup_listener(net, NULL, 0, saddr, sport, daddr, hnum,
+				      dif, 0);
+}
+
+static nokprobe_inline struct sock *
+twtrace_listener6(struct net *net, const struct in6_addr *saddr, __be16 sport,
+		  const struct in6_addr *daddr, unsigned short hnum, int dif)
+{
+	return inet6_lookup_listener(net, NULL, 0, saddr, sport, daddr, hnum,
+				     dif, 0);
+}
 #endif
 
 static nokprobe_inline bool twtrace_port_listened(struct sock *sk)
@@ -180,15 +210,36 @@ static nokprobe_inline bool twtrace_port_listened(struct sock *sk)
 #if IS_ENABLED(CONFIG_IPV6)
 	if (sk->sk_family == AF_INET6 &&
 	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr))
-		return inet6_lookup_listener(net, TWTRACE_LOOKUP_TABLE(net)
-					     NULL, 0, &sk->sk_v6_daddr,
-					     sk->sk_dport,
-					     &sk->sk_v6_rcv_saddr,
-					     sk->sk_num, dif, 0);
+		return twtrace_listener6(net, &sk->sk_v6_daddr, sk->sk_dport,
+					 &sk->sk_v6_rcv_saddr, sk->sk_num,
+					 dif);
 #endif
-	return __inet_lookup_listener(net, TWTRACE_LOOKUP_TABLE(net)
-				      NULL, 0, sk->sk_daddr, sk->sk_dport,
-				      sk->sk_rcv_saddr, sk->sk_num, dif, 0);
+	return twtrace_listener4(net, sk->sk_daddr, sk->sk_dport,
+				 sk->sk_rcv_saddr, sk->sk_num, dif);
+}
+
+/*
+ * How many local ports a connect() of @sk may choose from.  Kernels that
+ * keep ip_local_port_range in one u32 (TWTRACE_HAVE_PORT_RANGE_U32, read
+ * from the headers; 6.12 and 7.3 here) read it locklessly, with the
+ * socket's own IP_LOCAL_PORT_RANGE applied.  Older ones (5.10, 6.1) keep
+ * the pair under a seqlock, a sleeping lock on PREEMPT_RT: it is read
+ * without, which can tear only during a sysctl write, and without the
+ * per-socket range.
+ */
+static nokprobe_inline u16 twtrace_port_range(const struct sock *sk)
+{
+	int low, high;
+
+#ifdef TWTRACE_HAVE_PORT_RANGE_U32
+	inet_sk_get_local_port_range(sk, &low, &high);
+#else
+	const struct net *net = sock_net(sk);
+
+	low = READ_ONCE(net->ipv4.ip_local_ports.range[0]);
+	high = READ_ONCE(net->ipv4.ip_local_ports.range[1]);
+#endif
+	return high >= low ? min(high - low + 1, U16_MAX) : 0;
 }
 
 /* from_timer() is timer_container_of() since 41cb08555c41 (6.16). */

@@ -40,6 +40,7 @@ static int version_show(struct seq_file *m, void *unused)
 	seq_printf(m, "abi %u\n", TWTRACE_ABI_VERSION);
 	seq_printf(m, "record_size %zu\n", sizeof(struct twtrace_record));
 	seq_printf(m, "kernel %s\n", init_utsname()->release);
+	seq_printf(m, "loaded_ns %llu\n", twtrace_stats_loaded_ns());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(version);
@@ -65,6 +66,8 @@ static int stats_show(struct seq_file *m, void *unused)
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		seq_printf(m, "overflow_%s %llu\n", overflow_names[i],
 			   twtrace_counter_sum(TWTRACE_C_OVERFLOW + i));
+	seq_printf(m, "connect_fail %llu\n",
+		   twtrace_counter_sum(TWTRACE_C_CONNECT_FAIL));
 	seq_printf(m, "born_before_load %llu\n",
 		   twtrace_counter_sum(TWTRACE_C_BORN_BEFORE_LOAD));
 	seq_printf(m, "untracked %llu\n",
@@ -78,6 +81,7 @@ static int stats_show(struct seq_file *m, void *unused)
 		seq_printf(m, "lost_cpu%d %llu\n", cpu,
 			   twtrace_ring_lost_cpu(cpu));
 	seq_printf(m, "probe_misses %lu\n", twtrace_probes_nmissed());
+	seq_printf(m, "since_ns %llu\n", twtrace_stats_since_ns());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
@@ -119,8 +123,7 @@ struct live_walk {
 };
 
 /* uid cgroup cookie role, "-" for what is not known */
-static void show_owner(struct seq_file *m, const struct twtrace_owner *o,
-		       u64 cookie)
+static void show_owner(struct seq_file *m, const struct twtrace_owner *o)
 {
 	u8 role = o->role < TWTRACE_ROLE_NR ? o->role : TWTRACE_ROLE_UNKNOWN;
 
@@ -132,7 +135,7 @@ static void show_owner(struct seq_file *m, const struct twtrace_owner *o,
 		seq_puts(m, " -");
 	else
 		seq_printf(m, " %llu", o->cgroup);
-	seq_printf(m, " %llu %s\n", cookie, role_names[role]);
+	seq_printf(m, " %llu %s\n", o->cookie, role_names[role]);
 }
 
 static void live_show_one(const struct twtrace_tw *e, void *arg)
@@ -150,7 +153,8 @@ static void live_show_one(const struct twtrace_tw *e, void *arg)
 		   "FIN_WAIT2" : "TIME_WAIT",
 		   w->now > e->birth_ns ? w->now - e->birth_ns : 0,
 		   READ_ONCE(e->rearms));
-	show_owner(m, &e->owner, r.owner.cookie);
+	twtrace_tw_owner(e, &r.owner);
+	show_owner(m, &r.owner);
 }
 
 /* The tracked TIME_WAIT sockets, by id: their tw pointers stay here. */

@@ -23,7 +23,7 @@ static int __init twtrace_init(void)
 	BUILD_BUG_ON(offsetof(struct twtrace_record, owner) !=
 		     TWTRACE_RECORD_SIZE_MIN);
 	BUILD_BUG_ON(sizeof(struct twtrace_record) != 152);
-	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 64);
+	BUILD_BUG_ON(sizeof(struct twtrace_tw) > 56);
 
 	ret = twtrace_stats_init();
 	if (ret)

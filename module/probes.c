@@ -71,6 +71,8 @@ enum twtrace_probe_id {
 	P_ABORT,
 	P_DESCHED,
 	P_HASHDANCE,
+	P_CONNECT,
+	P_CONNECT6,
 	P_NR
 };
 
@@ -145,14 +147,14 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 	u64 id;
 
 	if (!TWTRACE_ENTRY_AT_ALLOC)
-		return twtrace_table_insert(tw, *now, rec->substate, NULL);
+		return twtrace_table_insert(tw, *now, rec->substate);
 	e = twtrace_table_get(tw);
 	if (!e)
 		return 0;
 	id = twtrace_tw_id(e);
 	*now = e->birth_ns;
 	rec->substate = birth_substate(e);
-	rec->owner = e->owner;
+	twtrace_tw_owner(e, &rec->owner);
 	twtrace_table_put(e);
 	return id;
 }
@@ -228,7 +230,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 			if (rec.rearms < U16_MAX)
 				WRITE_ONCE(e->rearms, ++rec.rearms);
 			rec.tw_id = twtrace_tw_id(e);
-			rec.owner = e->owner;
+			twtrace_tw_owner(e, &rec.owner);
 			twtrace_table_put(e);
 		}
 	}
@@ -312,7 +314,7 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		rec->tw_id = twtrace_tw_id(e);
 		rec->rearms = READ_ONCE(e->rearms);
 		rec->death.lifetime_ns = life;
-		rec->owner = e->owner;
+		twtrace_tw_owner(e, &rec->owner);
 		rec->death.fin_wait2_ns = (u64)READ_ONCE(e->fin_wait2_us) *
 					  NSEC_PER_USEC;
 		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
@@ -396,6 +398,7 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 		rec.type = TWTRACE_EV_DEATH;
 		rec.flags = TWTRACE_F_NO_TUPLE;
 		rec.family = tw->tw_family == AF_INET6 ? 6 : 4;
+		rec.owner.cookie = atomic64_read(&tw->tw_cookie);
 		rec.substate = READ_ONCE(e->substate);
 		emit_death(&rec, e, TWTRACE_DEATH_UNKNOWN, ktime_get_ns());
 	}
@@ -440,7 +443,9 @@ static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
 	e = twtrace_table_get(tw);
 	if (e) {
 		/* Not hashed yet: nobody else reads the entry's owner. */
-		e->owner = owner;
+		e->role = owner.role;
+		e->uid = owner.uid;
+		e->cgroup = owner.cgroup;
 		twtrace_table_put(e);
 	}
 	rcu_read_unlock();
@@ -564,8 +569,7 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		/* Not hashed yet: no rearm can come before this. */
 		if (TWTRACE_ENTRY_AT_ALLOC) {
 			rcu_read_lock();
-			twtrace_table_insert(tw, ktime_get_ns(), d->state,
-					     NULL);
+			twtrace_table_insert(tw, ktime_get_ns(), d->state);
 			rcu_read_unlock();
 		}
 		return 0;
@@ -595,8 +599,55 @@ NOKPROBE_SYMBOL(alloc_ret);
 struct unique_data {
 	struct twtrace_record rec;
 	const struct inet_timewait_sock *tw;
+	const struct sock *sk;
 	u64 age_ns;
 };
+
+/*
+ * The connects inside inet_hash_connect(), where the reuse decisions on
+ * the ports they try are made, each found by its socket (which it holds
+ * locked, so it is there once): their tally for a connect_fail record.
+ * A fixed array, not the rhashtable: a connect runs with BH enabled, and
+ * before 6.7 a bucket lock would run softirqs inside the handler.  A
+ * connect that finds every slot taken is not counted
+ * (TWTRACE_F_UNCOUNTED); each slot also bounds the return probe's
+ * instances, as a connect can sleep in its port search.
+ */
+#define TWTRACE_CONNECTS	64
+
+struct twtrace_connect {
+	const struct sock *sk;		/* NULL: free */
+	u16 tw_seen;
+	u16 reasons[TWTRACE_REUSE_NR];
+};
+
+static struct twtrace_connect twtrace_connects[TWTRACE_CONNECTS];
+
+static struct twtrace_connect *connect_find(const struct sock *sk)
+{
+	int i;
+
+	for (i = 0; i < TWTRACE_CONNECTS; i++)
+		if (READ_ONCE(twtrace_connects[i].sk) == sk)
+			return &twtrace_connects[i];
+	return NULL;
+}
+
+NOKPROBE_SYMBOL(connect_find);
+
+static void connect_tally(const struct sock *sk, u8 reason)
+{
+	struct twtrace_connect *c = connect_find(sk);
+
+	if (!c)
+		return;
+	if (c->tw_seen < U16_MAX)
+		c->tw_seen++;
+	if (c->reasons[reason] < U16_MAX)
+		c->reasons[reason]++;
+}
+
+NOKPROBE_SYMBOL(connect_tally);
 
 static bool tw_is_loopback(const struct inet_timewait_sock *tw)
 {
@@ -675,6 +726,7 @@ static int unique_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	hit(P_UNIQUE);
 	reuse = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_tw_reuse);
 	twtrace_fill_tw(rec, tw, TWTRACE_EV_REUSE);
+	d->sk = sk;
 	rec->reuse_sysctl = reuse;
 	rec->reuse.delay_ms = twtrace_reuse_delay_ms(sock_net(sk));
 	rec->reason = reuse_policy(tw, reuse, bound, rec->reuse.delay_ms);
@@ -723,11 +775,93 @@ static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		twtrace_hist_reuse_age(rec->reuse.age_ns);
 	}
 	twtrace_count(TWTRACE_C_REUSE + rec->reason);
+	connect_tally(d->sk, rec->reason);
 	twtrace_ring_emit(rec);
 	return 0;
 }
 
 NOKPROBE_SYMBOL(unique_ret);
+
+/* inet_hash_connect(dr, sk), inet6_hash_connect(dr, sk) */
+struct connect_data {
+	struct sock *sk;
+	struct twtrace_connect *c;
+	u16 bound;		/* the local port it was bound to, or 0 */
+};
+
+static void connect_start(struct connect_data *d, struct sock *sk)
+{
+	struct twtrace_connect *c;
+	int i;
+
+	d->sk = sk;
+	d->bound = sk->sk_num;
+	d->c = NULL;
+	for (i = 0; i < TWTRACE_CONNECTS; i++) {
+		c = &twtrace_connects[i];
+		if (!READ_ONCE(c->sk) && !cmpxchg(&c->sk, NULL, sk)) {
+			c->tw_seen = 0;
+			memset(c->reasons, 0, sizeof(c->reasons));
+			d->c = c;
+			break;
+		}
+	}
+}
+
+NOKPROBE_SYMBOL(connect_start);
+
+static int connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	hit(P_CONNECT);
+	connect_start((struct connect_data *)ri->data,
+		      (struct sock *)regs_get_kernel_argument(regs, 1));
+	return 0;
+}
+
+NOKPROBE_SYMBOL(connect_entry);
+
+static int connect6_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	hit(P_CONNECT6);
+	connect_start((struct connect_data *)ri->data,
+		      (struct sock *)regs_get_kernel_argument(regs, 1));
+	return 0;
+}
+
+NOKPROBE_SYMBOL(connect6_entry);
+
+static int connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct connect_data *d = (struct connect_data *)ri->data;
+	int err = (int)regs_return_value(regs);
+	struct twtrace_record rec;
+
+	if (err == -EADDRNOTAVAIL || err == -EADDRINUSE) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = TWTRACE_EV_CONNECT_FAIL;
+		rec.ts_ns = ktime_get_ns();
+		twtrace_fill_tuple(&rec, &d->sk->__sk_common, d->bound);
+		rec.connect.err = err;
+		rec.connect.ports = d->bound ? 0 : twtrace_port_range(d->sk);
+		if (d->c) {
+			rec.connect.tw_seen = d->c->tw_seen;
+			memcpy(rec.connect.reasons, d->c->reasons,
+			       sizeof(rec.connect.reasons));
+		} else {
+			rec.flags |= TWTRACE_F_UNCOUNTED;
+		}
+		twtrace_fill_owner(&rec.owner, d->sk, true);
+		twtrace_count(TWTRACE_C_CONNECT_FAIL);
+		twtrace_ring_emit(&rec);
+	}
+	if (d->c) {
+		/* Ordered after the tally's reads: the next user resets it. */
+		smp_store_release(&d->c->sk, NULL);
+	}
+	return 0;
+}
+
+NOKPROBE_SYMBOL(connect_ret);
 /* The uapi's inline is only a hint: keep any out-of-line copy unprobed. */
 NOKPROBE_SYMBOL(twtrace_reuse_allows);
 
@@ -743,6 +877,22 @@ static struct kretprobe rp_unique = {
 	.entry_handler	= unique_entry,
 	.handler	= unique_ret,
 	.data_size	= sizeof(struct unique_data),
+};
+
+static struct kretprobe rp_connect = {
+	.kp.symbol_name	= "inet_hash_connect",
+	.entry_handler	= connect_entry,
+	.handler	= connect_ret,
+	.data_size	= sizeof(struct connect_data),
+	.maxactive	= TWTRACE_CONNECTS,
+};
+
+static struct kretprobe rp_connect6 = {
+	.kp.symbol_name	= "inet6_hash_connect",
+	.entry_handler	= connect6_entry,
+	.handler	= connect_ret,
+	.data_size	= sizeof(struct connect_data),
+	.maxactive	= TWTRACE_CONNECTS,
 };
 
 static struct kretprobe rp_tsp = {
@@ -767,6 +917,8 @@ static struct twtrace_probe twtrace_probes[P_NR] = {
 	[P_ABORT]	= KP("tcp_abort", abort_pre, false),
 	[P_DESCHED]	= KP("inet_twsk_deschedule_put", desched_pre, false),
 	[P_HASHDANCE]	= KP(TWTRACE_HASHDANCE_SYMBOL, hashdance_pre, false),
+	[P_CONNECT]	= RP(&rp_connect, false),
+	[P_CONNECT6]	= RP(&rp_connect6, false),
 };
 
 static bool probe_attached(enum twtrace_probe_id id)
@@ -844,8 +996,10 @@ int twtrace_probes_register(void)
 	for (i = 0; i < P_NR; i++) {
 		p = &twtrace_probes[i];
 		if (p->rp) {
-			/* These functions never sleep: one per CPU and nesting. */
-			p->rp->maxactive = max_t(int, 16, 4 * num_possible_cpus());
+			/* Most never sleep: one per CPU and nesting. */
+			if (!p->rp->maxactive)
+				p->rp->maxactive = max_t(int, 16,
+							 4 * num_possible_cpus());
 			ret = register_kretprobe(p->rp);
 		} else {
 			ret = register_kprobe(&p->kp);

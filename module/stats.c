@@ -14,14 +14,32 @@
 #include <linux/kprobes.h>
 #include <linux/log2.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
 
 /* Dynamic: too large for the modules' static per-CPU reserve. */
 struct twtrace_cpu_stats __percpu *twtrace_stats;
 
+/* CLOCK_REALTIME at the load, and when the counters last started from 0. */
+static u64 twtrace_loaded_ns, twtrace_since_ns;
+
 int twtrace_stats_init(void)
 {
 	twtrace_stats = alloc_percpu(struct twtrace_cpu_stats);
-	return twtrace_stats ? 0 : -ENOMEM;
+	if (!twtrace_stats)
+		return -ENOMEM;
+	twtrace_loaded_ns = ktime_get_real_ns();
+	WRITE_ONCE(twtrace_since_ns, twtrace_loaded_ns);
+	return 0;
+}
+
+u64 twtrace_stats_loaded_ns(void)
+{
+	return twtrace_loaded_ns;
+}
+
+u64 twtrace_stats_since_ns(void)
+{
+	return READ_ONCE(twtrace_since_ns);
 }
 
 void twtrace_stats_exit(void)
@@ -72,6 +90,7 @@ void twtrace_stats_reset(void)
 	for_each_possible_cpu(cpu)
 		memset(per_cpu_ptr(twtrace_stats, cpu), 0,
 		       sizeof(struct twtrace_cpu_stats));
+	WRITE_ONCE(twtrace_since_ns, ktime_get_real_ns());
 }
 
 static u64 hist_sum(const u64 *(*get)(int cpu, int r), int r, int b)

@@ -31,6 +31,7 @@
 #include <linux/refcount.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 #include <net/inet_timewait_sock.h>
 #include <net/net_namespace.h>
@@ -40,7 +41,7 @@
 static unsigned int twtrace_max_tracked = 262144;
 module_param_named(max_tracked, twtrace_max_tracked, uint, 0644);
 MODULE_PARM_DESC(max_tracked,
-		 "Most TIME_WAIT sockets tracked at once (64 bytes each, plus the hash table); more are counted as untracked");
+		 "Most TIME_WAIT sockets tracked at once (56 bytes each, plus the hash table); more are counted as untracked");
 
 static struct rhashtable twtrace_table;
 static struct kmem_cache *twtrace_tw_cache;
@@ -277,13 +278,14 @@ static bool twtrace_table_reserve(void)
 NOKPROBE_SYMBOL(twtrace_table_reserve);
 
 /*
- * A new entry for @tw, not hashed yet: its id, or 0 when the table is at
- * its bound or memory is short (the birth then counts as untracked).  The
+ * A new entry for @tw, not hashed yet, with no owner (the hashdance probe
+ * fills it in): its id, or 0 when the table is at its
+ * bound or memory is short (the birth then counts as untracked).  The
  * entry may die as soon as it is in the table: it is not returned.  Caller
  * holds rcu_read_lock().
  */
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
-			 u8 substate, const struct twtrace_owner *owner)
+			 u8 substate)
 {
 	struct twtrace_tw *e, *old;
 	u64 id;
@@ -302,7 +304,9 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 	e->rearms = 0;
 	e->substate = substate;
 	e->pending = 0;
-	e->owner = *owner;
+	e->role = TWTRACE_ROLE_UNKNOWN;
+	e->uid = 0;
+	e->cgroup = 0;
 
 	old = rhashtable_lookup_get_insert_fast(&twtrace_table, &e->node,
 						twtrace_table_params);

@@ -41,7 +41,8 @@ enum twtrace_counter {
 	TWTRACE_C_DEATH,	/* + enum twtrace_death_reason */
 	TWTRACE_C_REUSE = TWTRACE_C_DEATH + TWTRACE_DEATH_NR,
 	TWTRACE_C_OVERFLOW = TWTRACE_C_REUSE + TWTRACE_REUSE_NR,
-	TWTRACE_C_BORN_BEFORE_LOAD = TWTRACE_C_OVERFLOW + TWTRACE_OVERFLOW_NR,
+	TWTRACE_C_CONNECT_FAIL = TWTRACE_C_OVERFLOW + TWTRACE_OVERFLOW_NR,
+	TWTRACE_C_BORN_BEFORE_LOAD,
 	TWTRACE_C_UNTRACKED,
 	TWTRACE_C_RECORDS,	/* records produced for the rings */
 	TWTRACE_C_NR
@@ -69,12 +70,14 @@ u64 twtrace_counter_sum(enum twtrace_counter c);
 u64 twtrace_hist_lifetime_sum(enum twtrace_death_reason r, unsigned int b);
 u64 twtrace_hist_reuse_age_sum(unsigned int b);
 void twtrace_stats_reset(void);
+u64 twtrace_stats_loaded_ns(void);
+u64 twtrace_stats_since_ns(void);
 
 /*
  * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never
  * leaves the kernel: readers see the entry's id.
  *
- * 64 bytes an entry.  The table holds one reference, every user found by
+ * 56 bytes an entry.  The table holds one reference, every user found by
  * twtrace_table_get() another; the last put hands the entry to call_rcu().
  * Only holders of a reference read the payload, so the rcu_head shares its
  * place: lookups that still find the entry meanwhile use only node, tw and
@@ -95,7 +98,10 @@ struct twtrace_tw {
 			u16 rearms;		/* saturating */
 			u8 substate;		/* as last seen by a probe */
 			u8 pending;		/* death reason decided early, + 1 */
-			struct twtrace_owner owner;	/* see probes.c */
+			/* The owner, but its cookie: the tw has that. */
+			u8 role;		/* TWTRACE_ROLE_UNKNOWN: none */
+			u32 uid;
+			u64 cgroup;
 		};
 		struct rcu_head rcu;	/* after the last put */
 	};
@@ -104,11 +110,20 @@ struct twtrace_tw {
 int twtrace_table_init(void);
 void twtrace_table_exit(void);
 u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
-			 u8 substate, const struct twtrace_owner *owner);
+			 u8 substate);
 struct twtrace_tw *twtrace_table_get(const struct inet_timewait_sock *tw);
 void twtrace_table_put(struct twtrace_tw *e);
 void twtrace_table_remove(struct twtrace_tw *e);
 u64 twtrace_tw_id(const struct twtrace_tw *e);
+
+/* The entry's part of a record's owner; the cookie comes from the tw. */
+static nokprobe_inline void twtrace_tw_owner(const struct twtrace_tw *e,
+					     struct twtrace_owner *o)
+{
+	o->role = e->role;
+	o->uid = e->uid;
+	o->cgroup = e->cgroup;
+}
 unsigned int twtrace_table_count(void);
 void twtrace_table_for_each(void (*fn)(const struct twtrace_tw *e, void *arg),
 			    void *arg);

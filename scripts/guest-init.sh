@@ -22,6 +22,12 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug
+# cgroup v2 where a system has it (the owners test makes cgroups there).
+# Only a kernel without cgroups lacks it; the test then skips its cgroups.
+if grep -qw cgroup2 /proc/filesystems; then
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup ||
+		echo "twtrace guest: mounting cgroup2 on /sys/fs/cgroup failed"
+fi
 mkdir -p /run/netns
 # What udev would have made: the kselftest runner logs to /dev/stdout.
 ln -sf /proc/self/fd /dev/fd

@@ -4,6 +4,7 @@
  * intervals, and "hist", against the stats and hist files.
  */
 #include <signal.h>
+#include <time.h>
 
 #include "fixture_rd.h"
 
@@ -21,6 +22,27 @@ static long long prom_get(const char *text, const char *series)
 			p++;
 	}
 	return -1;
+}
+
+/* @series's value, seconds with up to 9 decimals, in ns; -1 if none. */
+static long long prom_get_ns(const char *text, const char *series)
+{
+	char want[160], frac[10] = "000000000";
+	const char *p;
+	size_t n;
+	long long s;
+
+	snprintf(want, sizeof(want), "\n%s ", series);
+	p = strstr(text, want);
+	if (!p)
+		return -1;
+	p += strlen(want);
+	s = strtoll(p, (char **)&p, 10);
+	if (*p == '.') {
+		n = strspn(++p, "0123456789");
+		memcpy(frac, p, n < 9 ? n : 9);
+	}
+	return s * NSEC + strtoll(frac, NULL, 10);
 }
 
 /* "# HELP name " and "# TYPE name type" both there? */
@@ -57,6 +79,7 @@ static int stats_from_prom(const char *text, struct tw_stats *s)
 		{ "twtrace_live", "live" },
 		{ "twtrace_lost_records_total", "lost" },
 		{ "twtrace_records_total", "records" },
+		{ "twtrace_connect_failures_total", "connect_fail" },
 		{ "twtrace_born_before_load_total", "born_before_load" },
 		{ "twtrace_untracked_total", "untracked" },
 		{ "twtrace_probe_misses_total", "probe_misses" },
@@ -67,6 +90,12 @@ static int stats_from_prom(const char *text, struct tw_stats *s)
 	s->n = 0;
 	for (i = 0; i < (int)ARRAY_SIZE(plain); i++)
 		missing += prom_take(text, plain[i].series, s, plain[i].name);
+	if (prom_get_ns(text, "twtrace_counters_start_time_seconds") < 0)
+		missing++;
+	else
+		stats_put(s, "since_ns",
+			  prom_get_ns(text,
+				      "twtrace_counters_start_time_seconds"));
 	for (i = 0; i < TWTRACE_DEATH_NR; i++) {
 		snprintf(series, sizeof(series),
 			 "twtrace_deaths_total{reason=\"%s\"}",
@@ -172,7 +201,10 @@ TEST_F_TIMEOUT(rd, stat_json_and_prometheus, 60)
 		{ "twtrace_deaths_total", "counter" },
 		{ "twtrace_reuse_decisions_total", "counter" },
 		{ "twtrace_overflows_total", "counter" },
+		{ "twtrace_connect_failures_total", "counter" },
 		{ "twtrace_live", "gauge" },
+		{ "twtrace_counters_start_time_seconds", "gauge" },
+		{ "twtrace_module_load_time_seconds", "gauge" },
 		{ "twtrace_lost_records_total", "counter" },
 		{ "twtrace_lifetime_seconds", "histogram" },
 		{ "twtrace_reuse_age_seconds", "histogram" },
@@ -180,7 +212,8 @@ TEST_F_TIMEOUT(rd, stat_json_and_prometheus, 60)
 	long long h[TWTRACE_HIST_BUCKETS], h2[TWTRACE_HIST_BUCKETS];
 	struct tw_stats f0, f1, rs;
 	char series[160], le[32];
-	long long cum, total, v;
+	long long cum, total, v, loaded;
+	struct timespec now;
 	int i, k, b, try;
 	bool stable;
 	struct rd r;
@@ -266,6 +299,15 @@ TEST_F_TIMEOUT(rd, stat_json_and_prometheus, 60)
 	}
 	snprintf(series, sizeof(series), "twtrace_reuse_age_seconds_count");
 	EXPECT_EQ(tw_hist_get("reuse_age", -1), prom_get(r.out, series));
+	/* The load time, so counter resets show: the version file's. */
+	loaded = tw_kv_read(TW_DIR "/version", "loaded_ns");
+	EXPECT_LT(0, loaded);
+	EXPECT_EQ(loaded, prom_get_ns(r.out,
+				      "twtrace_module_load_time_seconds"));
+	EXPECT_LE(loaded, tw_stats_get(&f1, "since_ns"));
+	clock_gettime(CLOCK_REALTIME, &now);
+	EXPECT_GE(now.tv_sec * NSEC + now.tv_nsec,
+		  tw_stats_get(&f1, "since_ns"));
 	TH_LOG("prometheus: %d lines; births %lld, deaths{rst_received} %lld, live %lld",
 	       count_lines(r.out), prom_get(r.out, "twtrace_births_total"),
 	       prom_get(r.out,

@@ -81,6 +81,8 @@ static size_t union_used(int type)
 		return 48;
 	case TWTRACE_EV_OVERFLOW:
 		return 8;
+	case TWTRACE_EV_CONNECT_FAIL:
+		return 8 + sizeof(((struct twtrace_record *)0)->connect.reasons);
 	}
 	return 0;
 }
@@ -116,12 +118,19 @@ static const char *record_leak(const struct twtrace_record *r, char *buf,
 			return buf;
 		}
 	}
-	for (off = u + union_used(r->type); off < sizeof(*r); off++) {
+	for (off = u + union_used(r->type);
+	     off < offsetof(struct twtrace_record, owner); off++) {
 		if (b[off]) {
 			snprintf(buf, len, "type %u: byte 0x%02x at unused offset %zu",
 				 r->type, b[off], off);
 			return buf;
 		}
+	}
+	if (r->owner.__pad[0] || r->owner.__pad[1] || r->owner.__pad[2] ||
+	    r->owner.role >= TWTRACE_ROLE_NR) {
+		snprintf(buf, len, "type %u: owner padding or role %u",
+			 r->type, r->owner.role);
+		return buf;
 	}
 	if (r->type == TWTRACE_EV_REARM &&
 	    (r->rearm.__pad[0] || r->rearm.__pad[1] || r->rearm.__pad[2])) {
@@ -331,9 +340,10 @@ TEST_F(stress, file_modes_are_least_privilege)
  * hist, live (with sockets in it, IPv4 and IPv6) and probes has no token
  * that reads as a kernel address (0xffff8..., or a decimal number that
  * large), and no record of any type (birth, rearm, death, reuse,
- * overflow) has a word that does, nor ~0 outside the fields where it
+ * overflow, connect_fail: the workload's refused reuse is a failed
+ * connect) has a word that does, nor ~0 outside the fields where it
  * means "unknown", nor a nonzero byte in padding or the unused part of
- * its union.
+ * its union, nor an owner role out of range.
  */
 TEST_F_TIMEOUT(stress, no_kernel_addresses, 60)
 {
@@ -376,10 +386,10 @@ TEST_F_TIMEOUT(stress, no_kernel_addresses, 60)
 		if (record_leak(r, why, sizeof(why)) && !bad++)
 			TH_LOG("record %zu: %s", k, why);
 	}
-	TH_LOG("%zu records scanned: %d births, %d rearms, %d deaths, %d reuses, %d overflows",
+	TH_LOG("%zu records: %d birth, %d rearm, %d death, %d reuse, %d overflow, %d connect_fail",
 	       rs.n, types[TWTRACE_EV_BIRTH], types[TWTRACE_EV_REARM],
 	       types[TWTRACE_EV_DEATH], types[TWTRACE_EV_REUSE],
-	       types[TWTRACE_EV_OVERFLOW]);
+	       types[TWTRACE_EV_OVERFLOW], types[TWTRACE_EV_CONNECT_FAIL]);
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, rs.bad);
 	for (i = TWTRACE_EV_BIRTH; i < TWTRACE_EV_NR; i++)

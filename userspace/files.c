@@ -221,6 +221,25 @@ int tw_read_text(const char *dir, const char *name, char **buf, int *rc)
 	return read_text(dir, name, buf, rc, false);
 }
 
+/* The number on the "@name N" line of the version file; -1 if none. */
+int tw_version_value(const char *dir, const char *name, __u64 *v)
+{
+	char *buf, *cur, *line, *tok[3];
+	int rc, ret = -1;
+
+	if (read_text(dir, "version", &buf, &rc, true))
+		return -1;
+	cur = buf;
+	while ((line = tw_next_line(&cur)))
+		if (tw_split(line, tok, 2) == 2 && !strcmp(tok[0], name) &&
+		    !parse_u64(tok[1], v)) {
+			ret = 0;
+			break;
+		}
+	free(buf);
+	return ret;
+}
+
 /* The next line of a buffer, cut at its newline; NULL at the end. */
 char *tw_next_line(char **cursor)
 {
@@ -329,7 +348,11 @@ struct stats_slot {
 	bool seen;
 };
 
-#define STATS_NAMED	(8 + TWTRACE_DEATH_NR + TWTRACE_REUSE_NR + \
+/*
+ * births, rearms, connect_fail, born_before_load, untracked, live,
+ * records, lost, probe_misses, since_ns; and the reasons'.
+ */
+#define STATS_NAMED	(10 + TWTRACE_DEATH_NR + TWTRACE_REUSE_NR + \
 			 TWTRACE_OVERFLOW_NR)
 
 /* Every counter this reader needs, by its name in the stats file. */
@@ -350,13 +373,17 @@ static int stats_slots(struct tw_stats *st, struct stats_slot *s)
 		SLOT(&st->reuse[i], "reuse_%s", tw_reuse_names[i]);
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		SLOT(&st->overflow[i], "overflow_%s", tw_overflow_names[i]);
+	SLOT(&st->connect_fail, "connect_fail");
 	SLOT(&st->born_before_load, "born_before_load");
 	SLOT(&st->untracked, "untracked");
 	SLOT(&st->live, "live");
 	SLOT(&st->records, "records");
 	SLOT(&st->lost, "lost");
 	SLOT(&st->probe_misses, "probe_misses");
+	SLOT(&st->since_ns, "since_ns");
 #undef SLOT
+	if (n != STATS_NAMED)
+		abort();	/* STATS_NAMED is out of date */
 	return n;
 }
 

@@ -57,6 +57,7 @@ const char *tw_dir(int *rc);
 const char *tw_module(int *rc, size_t *rsz);
 int tw_open(const char *dir, const char *name, int flags, int *rc);
 int tw_read_text(const char *dir, const char *name, char **buf, int *rc);
+int tw_version_value(const char *dir, const char *name, __u64 *v);
 int tw_check_abi(const char *dir, size_t *rsz);
 char *tw_next_line(char **cursor);
 int tw_split(char *line, char **tok, int max);
@@ -68,12 +69,14 @@ struct tw_stats {
 	__u64 death[TWTRACE_DEATH_NR];
 	__u64 reuse[TWTRACE_REUSE_NR];
 	__u64 overflow[TWTRACE_OVERFLOW_NR];
+	__u64 connect_fail;
 	__u64 born_before_load;
 	__u64 untracked;
 	__u64 live;
 	__u64 records;
 	__u64 lost;
 	__u64 probe_misses;
+	__u64 since_ns;		/* not a counter: CLOCK_REALTIME, from 0 */
 	__u64 *lost_cpu;
 	int ncpus;
 };

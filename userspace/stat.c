@@ -68,11 +68,13 @@ static int stats_delta(const struct tw_stats *a, const struct tw_stats *b,
 		d->reuse[i] = delta(a->reuse[i], b->reuse[i]);
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		d->overflow[i] = delta(a->overflow[i], b->overflow[i]);
+	d->connect_fail = delta(a->connect_fail, b->connect_fail);
 	d->born_before_load = delta(a->born_before_load, b->born_before_load);
 	d->untracked = delta(a->untracked, b->untracked);
 	d->records = delta(a->records, b->records);
 	d->lost = delta(a->lost, b->lost);
 	d->probe_misses = delta(a->probe_misses, b->probe_misses);
+	d->since_ns = b->since_ns;
 	for (i = 0; i < b->ncpus; i++)
 		d->lost_cpu[i] = delta(i < a->ncpus ? a->lost_cpu[i] : 0,
 				       b->lost_cpu[i]);
@@ -92,6 +94,7 @@ static void print_text(const struct tw_stats *st)
 	for (i = 0; i < TWTRACE_OVERFLOW_NR; i++)
 		printf("overflow_%-18s %llu\n", tw_overflow_names[i],
 		       st->overflow[i]);
+	printf("%-27s %llu\n", "connect_fail", st->connect_fail);
 	printf("%-27s %llu\n", "born_before_load", st->born_before_load);
 	printf("%-27s %llu\n", "untracked", st->untracked);
 	printf("%-27s %llu\n", "live", st->live);
@@ -100,6 +103,7 @@ static void print_text(const struct tw_stats *st)
 	for (i = 0; i < st->ncpus; i++)
 		printf("lost_cpu%-19d %llu\n", i, st->lost_cpu[i]);
 	printf("%-27s %llu\n", "probe_misses", st->probe_misses);
+	printf("%-27s %llu\n", "since_ns", st->since_ns);
 }
 
 static void json_map(const char *key, const char *const *names,
@@ -125,13 +129,15 @@ static void print_json(const struct tw_stats *st, __u64 interval)
 	json_map("reuse", tw_reuse_names, st->reuse, TWTRACE_REUSE_NR);
 	json_map("overflows", tw_overflow_names, st->overflow,
 		 TWTRACE_OVERFLOW_NR);
+	printf(",\"connect_fail\":%llu", st->connect_fail);
 	printf(",\"lost\":%llu,\"lost_cpu\":[", st->lost);
 	for (i = 0; i < st->ncpus; i++)
 		printf("%s%llu", i ? "," : "", st->lost_cpu[i]);
 	printf("],\"untracked\":%llu,\"born_before_load\":%llu",
 	       st->untracked, st->born_before_load);
-	printf(",\"live\":%llu,\"records\":%llu,\"probe_misses\":%llu}\n",
+	printf(",\"live\":%llu,\"records\":%llu,\"probe_misses\":%llu",
 	       st->live, st->records, st->probe_misses);
+	printf(",\"since_ns\":%llu}\n", st->since_ns);
 }
 
 /* The interval lines' columns: deltas but LIVE. */
@@ -259,6 +265,9 @@ static const struct prom_scalar prom_first[] = {
 };
 
 static const struct prom_scalar prom_rest[] = {
+	PROM("twtrace_connect_failures_total", "counter",
+	     "connect() calls that found no local port (EADDRNOTAVAIL, EADDRINUSE).",
+	     connect_fail),
 	PROM("twtrace_live", "gauge",
 	     "TIME_WAIT sockets tracked now (born since the module was loaded).",
 	     live),
@@ -294,6 +303,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 {
 	struct hist_data *h = calloc(1, sizeof(*h));
 	char label[96];
+	__u64 loaded;
 	int i, rc;
 
 	if (!h) {
@@ -323,6 +333,16 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		printf("twtrace_overflows_total{reason=\"%s\"} %llu\n",
 		       tw_overflow_names[i], st->overflow[i]);
 	prom_scalars(prom_rest, ARRAY_SIZE(prom_rest), st);
+	prom_head("twtrace_counters_start_time_seconds", "gauge",
+		  "When the counters started from 0 (the module's load or the last reset), seconds since the epoch.");
+	prom_secs(label, sizeof(label), st->since_ns);
+	printf("twtrace_counters_start_time_seconds %s\n", label);
+	if (!tw_version_value(dir, "loaded_ns", &loaded)) {
+		prom_head("twtrace_module_load_time_seconds", "gauge",
+			  "When the module was loaded, seconds since the epoch.");
+		prom_secs(label, sizeof(label), loaded);
+		printf("twtrace_module_load_time_seconds %s\n", label);
+	}
 	prom_head("twtrace_lifetime_seconds", "histogram",
 		  "TIME_WAIT lifetime, birth to death, by death reason (_sum approximate: bucket midpoints).");
 	for (i = 0; i < TWTRACE_DEATH_NR; i++) {

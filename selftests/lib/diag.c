@@ -113,6 +113,13 @@ int tw_diag_find_tw(int family, const union tw_sa *local,
 	return found;
 }
 
+/* The socket cookie in a sock_diag id, as SO_COOKIE gives it. */
+unsigned long long tw_diag_cookie(const struct inet_diag_sockid *id)
+{
+	return (unsigned long long)id->idiag_cookie[1] << 32 |
+	       id->idiag_cookie[0];
+}
+
 /* SOCK_DESTROY of socket @id: the kernel's answer, 0 or -errno. */
 int tw_diag_destroy(int family, const struct inet_diag_sockid *id)
 {

@@ -215,8 +215,9 @@ void stats_put(struct tw_stats *s, const char *name, long long v)
 int stats_from_json(const char *obj, struct tw_stats *s)
 {
 	static const char * const plain[] = {
-		"births", "rearms", "born_before_load", "untracked", "live",
-		"records", "lost", "probe_misses",
+		"births", "rearms", "connect_fail", "born_before_load",
+		"untracked", "live", "records", "lost", "probe_misses",
+		"since_ns",
 	};
 	char path[64], name[64];
 	const char *e;

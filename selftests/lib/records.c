@@ -219,6 +219,40 @@ static int tw_parse_addrport(const char *s, int fam,
 	return inet_pton(AF_INET, buf, addr) == 1 ? 0 : -1;
 }
 
+/* "-" or a decimal number; -1 if neither. */
+static int tw_parse_dash(const char *s, unsigned long long *out)
+{
+	char *end;
+
+	if (!strcmp(s, "-")) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return *s >= '0' && *s <= '9' && !*end && !errno ? 1 : -1;
+}
+
+/* The owner columns of a live line: uid cgroup (cookie) role. */
+static int tw_parse_owner(const char *uid, const char *cg, const char *role,
+			  struct tw_live *l)
+{
+	static const char * const roles[] = TWTRACE_ROLE_NAMES;
+	unsigned long long u;
+	int known = tw_parse_dash(uid, &u);
+	int i;
+
+	if (known < 0 || (known && u > UINT32_MAX) ||
+	    tw_parse_dash(cg, &l->cgroup) < 0)
+		return -1;
+	l->uid = known ? (long long)u : -1;
+	l->role = -1;
+	for (i = 0; i < (int)ARRAY_SIZE(roles); i++)
+		if (roles[i] && !strcmp(role, roles[i]))
+			l->role = i;
+	return 0;
+}
+
 /*
  * The lines of the live file for @netns (0: every netns), the first @max
  * into @v.  The number of lines, or -1 if the file is missing or a line
@@ -226,7 +260,7 @@ static int tw_parse_addrport(const char *s, int fam,
  */
 int tw_live_read(struct tw_live *v, int max, unsigned int netns)
 {
-	char line[512], la[80], ra[80], st[32];
+	char line[512], la[80], ra[80], st[32], uid[32], cg[32], role[32];
 	FILE *f = fopen(TW_DIR "/live", "r");
 	struct tw_live l;
 	int n = 0, bad = 0;
@@ -237,11 +271,12 @@ int tw_live_read(struct tw_live *v, int max, unsigned int netns)
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
 		memset(&l, 0, sizeof(l));
-		if (sscanf(line, "%llu %u %d %79s %79s %31s %llu %u", &l.id,
-			   &l.netns, &l.family, la, ra, st, &l.age_ns,
-			   &l.rearms) != 8 ||
+		if (sscanf(line, "%llu %u %d %79s %79s %31s %llu %u %31s %31s %llu %31s",
+			   &l.id, &l.netns, &l.family, la, ra, st, &l.age_ns,
+			   &l.rearms, uid, cg, &l.cookie, role) != 12 ||
 		    tw_parse_addrport(la, l.family, l.laddr, &l.lport) ||
-		    tw_parse_addrport(ra, l.family, l.raddr, &l.rport)) {
+		    tw_parse_addrport(ra, l.family, l.raddr, &l.rport) ||
+		    tw_parse_owner(uid, cg, role, &l)) {
 			bad++;
 			continue;
 		}

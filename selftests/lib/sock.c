@@ -71,14 +71,26 @@ const char *tw_lo(int family)
 /* A listening socket on @ip, any port; its address in @addr. */
 int tw_listen(int family, const char *ip, union tw_sa *addr)
 {
-	socklen_t len = sizeof(*addr);
-	int fd, one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (tw_sa_set(addr, family, ip, 0))
-		return -EINVAL;
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	return tw_listen_fd(fd, ip, addr);
+}
+
+/*
+ * tw_listen() with a TCP socket @fd made elsewhere, of @ip's family: @fd,
+ * or -errno and @fd closed.
+ */
+int tw_listen_fd(int fd, const char *ip, union tw_sa *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int one = 1, family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+
+	if (tw_sa_set(addr, family, ip, 0)) {
+		close(fd);
+		return -EINVAL;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, &addr->sa, tw_sa_len(addr)) || listen(fd, 128) ||
 	    getsockname(fd, &addr->sa, &len)) {
@@ -100,15 +112,29 @@ int tw_listen(int family, const char *ip, union tw_sa *addr)
 int tw_conn_open(struct tw_conn *k, int lfd,
 		 const union tw_sa *dst, const union tw_sa *src)
 {
+	int fd = socket(dst->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		k->c = -1;
+		k->a = -1;
+		return -errno;
+	}
+	return tw_conn_open_fd(k, fd, lfd, dst, src);
+}
+
+/*
+ * tw_conn_open() with a TCP socket @fd made elsewhere (another process
+ * made it and passed it on, say): closed on failure.
+ */
+int tw_conn_open_fd(struct tw_conn *k, int fd, int lfd,
+		    const union tw_sa *dst, const union tw_sa *src)
+{
 	socklen_t len = sizeof(k->caddr);
 	int one = 1, err;
 
-	k->c = -1;
 	k->a = -1;
 	k->saddr = *dst;
-	k->c = socket(dst->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (k->c < 0)
-		return -errno;
+	k->c = fd;
 	if (src) {
 		setsockopt(k->c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (!tw_sa_port(src) && src->sa.sa_family == AF_INET)
@@ -130,6 +156,22 @@ fail:
 	close(k->c);
 	k->c = -1;
 	return err;
+}
+
+#ifndef SO_COOKIE
+#define SO_COOKIE	57
+#endif
+
+/* The SO_COOKIE of socket @fd (the one ss -e and sock_diag show); 0. */
+unsigned long long tw_sock_cookie(int fd)
+{
+	unsigned long long cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
+	    len != sizeof(cookie))
+		return 0;
+	return cookie;
 }
 
 /* Read @fd until EOF or error. */

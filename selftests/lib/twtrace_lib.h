@@ -107,6 +107,10 @@ struct tw_live {
 	unsigned char laddr[16], raddr[16];
 	unsigned int lport, rport;
 	int substate;			/* 5, 6; -1 if the name is unknown */
+	long long uid;			/* the owner's; -1: "-" (unknown) */
+	unsigned long long cgroup;	/* cgroup v2 id; 0: "-" */
+	unsigned long long cookie;	/* SO_COOKIE */
+	int role;			/* enum twtrace_role; -1 if unknown name */
 };
 
 struct tw_tcprow {
@@ -398,6 +402,12 @@ const char *tw_lo(int family);
 int tw_listen(int family, const char *ip, union tw_sa *addr);
 
 /*
+ * tw_listen() with a TCP socket @fd made elsewhere, of @ip's family: @fd,
+ * or -errno and @fd closed.
+ */
+int tw_listen_fd(int fd, const char *ip, union tw_sa *addr);
+
+/*
  * Connect to @dst, listening on @lfd.  With @src, SO_REUSEADDR and bind
  * to it first: a nonzero port makes the kernel take the bound-port path
  * of connect(), port 0 only fixes the address (IP_BIND_ADDRESS_NO_PORT)
@@ -406,6 +416,16 @@ int tw_listen(int family, const char *ip, union tw_sa *addr);
  */
 int tw_conn_open(struct tw_conn *k, int lfd,
 		 const union tw_sa *dst, const union tw_sa *src);
+
+/*
+ * tw_conn_open() with a TCP socket @fd made elsewhere (another process
+ * made it and passed it on, say): closed on failure.
+ */
+int tw_conn_open_fd(struct tw_conn *k, int fd, int lfd,
+		    const union tw_sa *dst, const union tw_sa *src);
+
+/* The SO_COOKIE of socket @fd (the one ss -e and sock_diag show); 0. */
+unsigned long long tw_sock_cookie(int fd);
 
 /* Client closes, server closes after EOF: the client's end is a TW. */
 void tw_conn_close_client_first(struct tw_conn *k);
@@ -493,6 +513,9 @@ int tw_diag_find_tw(int family, const union tw_sa *local,
 		    const union tw_sa *remote,
 		    struct inet_diag_sockid *id,
 		    unsigned char *state);
+
+/* The socket cookie in a sock_diag id, as SO_COOKIE gives it. */
+unsigned long long tw_diag_cookie(const struct inet_diag_sockid *id);
 
 /* SOCK_DESTROY of socket @id: the kernel's answer, 0 or -errno. */
 int tw_diag_destroy(int family, const struct inet_diag_sockid *id);

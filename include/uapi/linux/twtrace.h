@@ -42,6 +42,7 @@ enum twtrace_event {
 	TWTRACE_EV_DEATH,
 	TWTRACE_EV_REUSE,
 	TWTRACE_EV_OVERFLOW,
+	TWTRACE_EV_CONNECT_FAIL,
 	TWTRACE_EV_NR
 };
 
@@ -111,6 +112,7 @@ enum twtrace_overflow_reason {
 	[TWTRACE_EV_DEATH] = "death",				\
 	[TWTRACE_EV_REUSE] = "reuse",				\
 	[TWTRACE_EV_OVERFLOW] = "overflow",			\
+	[TWTRACE_EV_CONNECT_FAIL] = "connect_fail",		\
 }
 
 #define TWTRACE_DEATH_NAMES {					\
@@ -152,6 +154,7 @@ enum twtrace_overflow_reason {
 #define TWTRACE_F_UNTRACKED		0x04	/* death: not in the live table */
 #define TWTRACE_F_TUPLE_DIFFERS		0x08	/* reuse: new tuple != tw's */
 #define TWTRACE_F_NO_TUPLE		0x10	/* death found at the free */
+#define TWTRACE_F_UNCOUNTED		0x20	/* connect_fail: no tally */
 
 /*
  * Who made a socket, read from the full socket: for a TIME_WAIT socket
@@ -162,14 +165,17 @@ enum twtrace_overflow_reason {
  * "sk:<hex>" and sock_diag and BPF report: the module makes it if the
  * socket has none yet, and a tw keeps its full socket's.
  *
- * role 0 (unknown) means uid and cgroup are not known either: a tw born
- * before the module was loaded or untracked, or a record of an older
- * module.  The cookie, 0 if not known, is known for every tw.
+ * The cgroup v2 id is the inode number of the cgroup's directory in the
+ * cgroup2 filesystem.  role 0 (unknown) means uid and cgroup are not known
+ * either: a tw born before the module was loaded or untracked, or a record
+ * of an older module.  The cookie is 0 only for a tw born before the load
+ * whose socket nobody had asked the cookie of.  The uid is the fsuid of
+ * the task that created the socket, for an accepted one of the task that
+ * accepted it (accept() sets it).
  */
 struct twtrace_owner {
 	__u64 cookie;		/* SO_COOKIE */
-	__u64 cgroup;		/* cgroup v2 id: the inode number of its
-				 * cgroupfs directory; 0 if not known */
+	__u64 cgroup;		/* cgroup v2 id, 0 if not known */
 	__u32 uid;		/* sk_uid, in the initial user namespace */
 	__u8  role;		/* enum twtrace_role */
 	__u8  __pad[3];
@@ -228,6 +234,20 @@ struct twtrace_record {
 			__u32 tw_count;		/* TIME_WAIT sockets in netns */
 			__u32 tw_limit;		/* its tcp_max_tw_buckets */
 		} overflow;
+		/*
+		 * A connect() that found no local port: the connecting
+		 * socket's tuple (sport 0 unless it was bound) and owner;
+		 * how many ports its local port range has (0 if it was
+		 * bound); how many TIME_WAIT sockets it met on the ports it
+		 * tried, and their reuse decisions by reason (unless
+		 * TWTRACE_F_UNCOUNTED).
+		 */
+		struct {
+			__s32 err;		/* -EADDRNOTAVAIL, -EADDRINUSE */
+			__u16 ports;
+			__u16 tw_seen;
+			__u16 reasons[TWTRACE_REUSE_NR];
+		} connect;
 		__u8 __size[48];
 	};
 	/* From here on, past TWTRACE_RECORD_SIZE_MIN: see its comment. */
@@ -254,12 +274,16 @@ struct twtrace_file_header {
  * The "stats" file: one "name value" line per counter, in this order:
  *
  *   births, rearms, death_<reason> for every death reason,
- *   reuse_<reason> for every reuse reason, overflow_<reason>,
+ *   reuse_<reason> for every reuse reason, overflow_<reason>, connect_fail,
  *   born_before_load, untracked, live, records, lost, lost_cpuN ...,
- *   probe_misses
+ *   probe_misses, since_ns
+ *
+ * since_ns is not a counter: the CLOCK_REALTIME (ns) at which the
+ * counters started from 0, the module's load or the last reset.
  *
  * The "version" file: "version <TWTRACE_VERSION>", "abi <N>",
- * "record_size <bytes>" and "kernel <release>" lines.
+ * "record_size <bytes>", "kernel <release>" and "loaded_ns <CLOCK_REALTIME
+ * of the module's load>" lines.
  *
  * The "live" file: a "# ..." header line, then one line per tracked socket:
  *
