@@ -4,6 +4,7 @@
  * once for their header and their rows, JSON strings, and the stream's
  * events as text and as JSON.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "reader.h"
@@ -238,11 +239,56 @@ static void ev_remote(EV_ARGS)
 		fmt_endpoint(buf, len, r->family, r->daddr, r->dport);
 }
 
+/* A failed connect()'s error, by name. */
+static const char *cfail_err(const struct twtrace_record *r)
+{
+	switch (-r->connect.err) {
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case EADDRINUSE:
+		return "EADDRINUSE";
+	}
+	return NULL;
+}
+
+/*
+ * A failed connect(): "EADDRNOTAVAIL ports=N tw_seen=N reason=count,...",
+ * the reuse decisions by reason unless not counted.
+ */
+static void ev_cfail(char *buf, size_t len, const struct twtrace_record *r)
+{
+	const char *err = cfail_err(r);
+	bool first = true;
+	size_t n;
+	int i;
+
+	if (err)
+		n = snprintf(buf, len, "%s", err);
+	else
+		n = snprintf(buf, len, "err=%d", r->connect.err);
+	if (n < len)
+		n += snprintf(buf + n, len - n, " ports=%u tw_seen=%u",
+			      r->connect.ports, r->connect.tw_seen);
+	if (r->flags & TWTRACE_F_UNCOUNTED)
+		return;
+	for (i = 0; i < TWTRACE_REUSE_NR && n < len; i++) {
+		if (!r->connect.reasons[i])
+			continue;
+		n += snprintf(buf + n, len - n, "%s%s=%u", first ? " " : ",",
+			      tw_reuse_names[i], r->connect.reasons[i]);
+		first = false;
+	}
+}
+
 /* Births and rearms have no reason: their substate instead. */
 static void ev_reason(EV_ARGS)
 {
 	const char *reason = tw_reason_name(r);
 
+	if (r->type == TWTRACE_EV_CONNECT_FAIL) {
+		ev_cfail(buf, len, r);
+		return;
+	}
 	if (r->type == TWTRACE_EV_REARM &&
 	    r->rearm.old_substate != r->substate)
 		snprintf(buf, len, "%s>%s",
@@ -457,6 +503,7 @@ static void json_bool(const char *key, bool v)
 void fmt_event_json(const struct twtrace_record *r, int cpu)
 {
 	char a[64];
+	int i;
 
 	printf("{\"ts_ns\":%llu,\"cpu\":", r->ts_ns);
 	if (cpu >= 0)
@@ -516,6 +563,25 @@ void fmt_event_json(const struct twtrace_record *r, int cpu)
 		printf(",\"reason\":\"%s\",\"tw_count\":%u,\"tw_limit\":%u",
 		       tw_overflow_names[r->reason], r->overflow.tw_count,
 		       r->overflow.tw_limit);
+		break;
+	case TWTRACE_EV_CONNECT_FAIL:
+		printf(",\"errno\":%d,\"err\":", -r->connect.err);
+		if (cfail_err(r))
+			printf("\"%s\"", cfail_err(r));
+		else
+			printf("null");
+		printf(",\"ports\":%u,\"tw_seen\":%u", r->connect.ports,
+		       r->connect.tw_seen);
+		json_bool("uncounted", r->flags & TWTRACE_F_UNCOUNTED);
+		printf(",\"reasons\":");
+		if (r->flags & TWTRACE_F_UNCOUNTED) {
+			printf("null");
+			break;
+		}
+		for (i = 0; i < TWTRACE_REUSE_NR; i++)
+			printf("%s\"%s\":%u", i ? "," : "{", tw_reuse_names[i],
+			       r->connect.reasons[i]);
+		printf("}");
 		break;
 	}
 	printf("}\n");
