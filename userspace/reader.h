@@ -348,6 +348,9 @@ struct pp_table {
 int ports_read(const char *netns_path, struct pp_table *t);
 void ports_free(struct pp_table *t);
 
+/* stat --prometheus: the live file's gauges by cgroup and destination. */
+int prom_groups(const char *dir);
+
 /* Commands. */
 int cmd_stream(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
