@@ -37,6 +37,8 @@ int tw_name_index(const char *const *names, int n, const char *s)
 const char *tw_substate_name(unsigned int substate)
 {
 	switch (substate) {
+	case 0:		/* a record about no TIME_WAIT socket: connect_fail */
+		return "-";
 	case TWTRACE_SUBSTATE_TIME_WAIT:
 		return "TIME_WAIT";
 	case TWTRACE_SUBSTATE_FIN_WAIT2:

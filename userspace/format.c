@@ -239,45 +239,22 @@ static void ev_remote(EV_ARGS)
 		fmt_endpoint(buf, len, r->family, r->daddr, r->dport);
 }
 
-/* A failed connect()'s error, by name. */
-static const char *cfail_err(const struct twtrace_record *r)
+/* A failed connect's error and the TIME_WAIT sockets it met. */
+static void connect_reason(char *buf, size_t len,
+			   const struct twtrace_record *r)
 {
-	switch (-r->connect.err) {
-	case EADDRNOTAVAIL:
-		return "EADDRNOTAVAIL";
-	case EADDRINUSE:
-		return "EADDRINUSE";
-	}
-	return NULL;
-}
-
-/*
- * A failed connect(): "EADDRNOTAVAIL ports=N tw_seen=N reason=count,...",
- * the reuse decisions by reason unless not counted.
- */
-static void ev_cfail(char *buf, size_t len, const struct twtrace_record *r)
-{
-	const char *err = cfail_err(r);
-	bool first = true;
-	size_t n;
-	int i;
+	const char *err = r->connect.err == -EADDRNOTAVAIL ? "EADDRNOTAVAIL" :
+			  r->connect.err == -EADDRINUSE ? "EADDRINUSE" : NULL;
 
 	if (err)
-		n = snprintf(buf, len, "%s", err);
+		snprintf(buf, len, "%s tw=", err);
 	else
-		n = snprintf(buf, len, "err=%d", r->connect.err);
-	if (n < len)
-		n += snprintf(buf + n, len - n, " ports=%u tw_seen=%u",
-			      r->connect.ports, r->connect.tw_seen);
+		snprintf(buf, len, "err%d tw=", r->connect.err);
 	if (r->flags & TWTRACE_F_UNCOUNTED)
-		return;
-	for (i = 0; i < TWTRACE_REUSE_NR && n < len; i++) {
-		if (!r->connect.reasons[i])
-			continue;
-		n += snprintf(buf + n, len - n, "%s%s=%u", first ? " " : ",",
-			      tw_reuse_names[i], r->connect.reasons[i]);
-		first = false;
-	}
+		snprintf(buf + strlen(buf), len - strlen(buf), "?");
+	else
+		snprintf(buf + strlen(buf), len - strlen(buf), "%u",
+			 r->connect.tw_seen);
 }
 
 /* Births and rearms have no reason: their substate instead. */
@@ -285,11 +262,9 @@ static void ev_reason(EV_ARGS)
 {
 	const char *reason = tw_reason_name(r);
 
-	if (r->type == TWTRACE_EV_CONNECT_FAIL) {
-		ev_cfail(buf, len, r);
-		return;
-	}
-	if (r->type == TWTRACE_EV_REARM &&
+	if (r->type == TWTRACE_EV_CONNECT_FAIL)
+		connect_reason(buf, len, r);
+	else if (r->type == TWTRACE_EV_REARM &&
 	    r->rearm.old_substate != r->substate)
 		snprintf(buf, len, "%s>%s",
 			 tw_substate_name(r->rearm.old_substate),
@@ -327,7 +302,8 @@ static void ev_substate(EV_ARGS)
 
 static void ev_rearms(EV_ARGS)
 {
-	if (r->type == TWTRACE_EV_OVERFLOW)
+	if (r->type == TWTRACE_EV_OVERFLOW ||
+	    r->type == TWTRACE_EV_CONNECT_FAIL)
 		snprintf(buf, len, "-");
 	else
 		snprintf(buf, len, "%u", r->rearms);
@@ -500,10 +476,38 @@ static void json_bool(const char *key, bool v)
 	printf(",\"%s\":%s", key, v ? "true" : "false");
 }
 
+/*
+ * A failed connect: errno (positive, as errno(3) has it), the size of its
+ * port range (null if it was bound), the TIME_WAIT sockets it met and
+ * their reuse decisions by reason (null if not counted).
+ */
+static void json_connect(const struct twtrace_record *r)
+{
+	bool counted = !(r->flags & TWTRACE_F_UNCOUNTED);
+	int i, n = 0;
+
+	printf(",\"errno\":%d,\"error\":", -r->connect.err);
+	json_str(stdout, r->connect.err == -EADDRNOTAVAIL ? "EADDRNOTAVAIL" :
+		 r->connect.err == -EADDRINUSE ? "EADDRINUSE" : "");
+	if (r->connect.ports)
+		printf(",\"ports\":%u", r->connect.ports);
+	else
+		printf(",\"ports\":null");
+	if (!counted) {
+		printf(",\"tw_seen\":null,\"reasons\":null");
+		return;
+	}
+	printf(",\"tw_seen\":%u,\"reasons\":{", r->connect.tw_seen);
+	for (i = 0; i < TWTRACE_REUSE_NR; i++)
+		if (r->connect.reasons[i])
+			printf("%s\"%s\":%u", n++ ? "," : "", tw_reuse_names[i],
+			       r->connect.reasons[i]);
+	printf("}");
+}
+
 void fmt_event_json(const struct twtrace_record *r, int cpu)
 {
 	char a[64];
-	int i;
 
 	printf("{\"ts_ns\":%llu,\"cpu\":", r->ts_ns);
 	if (cpu >= 0)
@@ -519,8 +523,11 @@ void fmt_event_json(const struct twtrace_record *r, int cpu)
 	fmt_addr(a, sizeof(a), r->family, r->daddr);
 	printf(",\"daddr\":");
 	json_str(stdout, a);
-	printf(",\"dport\":%u,\"substate\":\"%s\"", r->dport,
-	       tw_substate_name(r->substate));
+	printf(",\"dport\":%u", r->dport);
+	if (r->type == TWTRACE_EV_CONNECT_FAIL)
+		printf(",\"substate\":null");
+	else
+		printf(",\"substate\":\"%s\"", tw_substate_name(r->substate));
 	json_ns("tw_id", r->tw_id, r->tw_id != 0);
 	fmt_owner_json(&r->owner);
 
@@ -565,23 +572,7 @@ void fmt_event_json(const struct twtrace_record *r, int cpu)
 		       r->overflow.tw_limit);
 		break;
 	case TWTRACE_EV_CONNECT_FAIL:
-		printf(",\"errno\":%d,\"err\":", -r->connect.err);
-		if (cfail_err(r))
-			printf("\"%s\"", cfail_err(r));
-		else
-			printf("null");
-		printf(",\"ports\":%u,\"tw_seen\":%u", r->connect.ports,
-		       r->connect.tw_seen);
-		json_bool("uncounted", r->flags & TWTRACE_F_UNCOUNTED);
-		printf(",\"reasons\":");
-		if (r->flags & TWTRACE_F_UNCOUNTED) {
-			printf("null");
-			break;
-		}
-		for (i = 0; i < TWTRACE_REUSE_NR; i++)
-			printf("%s\"%s\":%u", i ? "," : "{", tw_reuse_names[i],
-			       r->connect.reasons[i]);
-		printf("}");
+		json_connect(r);
 		break;
 	}
 	printf("}\n");

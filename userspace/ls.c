@@ -241,7 +241,8 @@ struct ls_row {
 	const char *val[LS_COLS];
 };
 
-static void ls_fill(const struct tw_sock *t, struct ls_row *w)
+/* The owner's names are looked up only when shown (@ext). */
+static void ls_fill(const struct tw_sock *t, struct ls_row *w, bool ext)
 {
 	snprintf(w->c[0], 64, "%s", t->substate);
 	snprintf(w->c[1], 64, "%u", t->netns);
@@ -250,6 +251,8 @@ static void ls_fill(const struct tw_sock *t, struct ls_row *w)
 	fmt_endpoint(w->c[4], 64, t->family, t->daddr, t->dport);
 	snprintf(w->c[5], 64, "%llu", t->rearms);
 	fmt_ms(w->c[6], 64, t->age_ns);
+	if (!ext)
+		return;
 	fmt_owner_text(&t->owner, &w->o);
 	w->val[7] = w->o.role;
 	w->val[8] = w->o.uid;
@@ -278,7 +281,7 @@ static void ls_text(const struct tw_sock *v, size_t n, bool ext)
 		cols[ncols++].width = strlen(ls_cols[i].col.head);
 	}
 	for (k = 0; k < n; k++) {
-		ls_fill(&v[k], &w);
+		ls_fill(&v[k], &w, ext);
 		for (i = 0; i < ncols; i++) {
 			len = strlen(w.val[pick[i]]);
 			if (len > cols[i].width)
@@ -287,7 +290,7 @@ static void ls_text(const struct tw_sock *v, size_t n, bool ext)
 	}
 	table_row(cols, ncols, NULL, stdout);
 	for (k = 0; k < n; k++) {
-		ls_fill(&v[k], &w);
+		ls_fill(&v[k], &w, ext);
 		for (i = 0; i < ncols; i++)
 			val[i] = w.val[pick[i]];
 		table_row(cols, ncols, val, stdout);

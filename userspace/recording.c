@@ -77,12 +77,15 @@ int record_check(const struct twtrace_record *r, char *why, size_t len)
 		snprintf(why, len, "bad address family %u", r->family);
 		return -1;
 	}
-	if (!tw_substate_name(r->substate)) {
+	/* A failed connect has no TIME_WAIT socket, so no substate. */
+	if (r->type == TWTRACE_EV_CONNECT_FAIL ? r->substate != 0 :
+	    !r->substate || !tw_substate_name(r->substate)) {
 		snprintf(why, len, "bad substate %u", r->substate);
 		return -1;
 	}
 	if (r->type == TWTRACE_EV_REARM &&
-	    !tw_substate_name(r->rearm.old_substate)) {
+	    (!r->rearm.old_substate ||
+	     !tw_substate_name(r->rearm.old_substate))) {
 		snprintf(why, len, "bad old substate %u",
 			 r->rearm.old_substate);
 		return -1;
@@ -290,17 +293,6 @@ int decode_end(struct tw_decoder *d)
 	return EXIT_DATA;
 }
 
-/*
- * A recording is written in this reader's record size, whatever the size
- * of its source: every record is the struct twtrace_record the decoder
- * made, zero-extended from a shorter source, cut from a longer one.  The
- * header's record_size is documented as the writer's sizeof, and this
- * reader can vouch only for the fields it knows and checked; a recording
- * made from -i of another one is written the same way.  What a newer
- * module adds past this reader's fields is not kept: record with the
- * twtrace built with that module to keep it.
- */
-
 /* A recording's header, for the records of @ncpus CPUs from @start_ns. */
 int recording_header(FILE *f, int ncpus, __u64 start_ns, __u64 start_rt_ns)
 {
@@ -316,6 +308,16 @@ int recording_header(FILE *f, int ncpus, __u64 start_ns, __u64 start_rt_ns)
 	return fwrite(&h, sizeof(h), 1, f) == 1 ? 0 : -1;
 }
 
+/*
+ * A recording is written in this reader's record size, whatever the size
+ * of its source: every record is the struct twtrace_record the decoder
+ * made, zero-extended from a shorter source, cut from a longer one.  The
+ * header's record_size is documented as the writer's sizeof, and this
+ * reader can vouch only for the fields it knows and checked; a recording
+ * made from -i of another one is written the same way.  What a newer
+ * module adds past this reader's fields is not kept: record with the
+ * twtrace built with that module to keep it.
+ */
 int recording_put(FILE *f, const struct twtrace_record *r)
 {
 	return fwrite(r, RSZ, 1, f) == 1 ? 0 : -1;

@@ -16,6 +16,11 @@ work=$3
 secs=${4:-${FUZZ_SECS:-30}}
 
 mkdir -p "$work/corpus"
+# The records' owners are named (owner.c): from a small fake passwd file
+# and cgroup2 tree, not from the host's, which a fuzzer should not walk.
+mkdir -p "$work/cgroup/system.slice/nginx.service"
+printf 'root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/:/bin/sh\n' >"$work/passwd"
+export TWTRACE_PASSWD=$work/passwd TWTRACE_CGROUP2=$work/cgroup
 "$fuzzer" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -close_fd_mask=3 \
 	-artifact_prefix="$work/" "$work/corpus" "$seeds" >"$work/fuzz.log" 2>&1
 rc=$?

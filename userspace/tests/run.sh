@@ -1582,7 +1582,7 @@ EOF
 		end
 	done
 
-	begin "-i: the repo's fuzzing corpus (128-byte records) decodes"
+	begin "-i: the repo's fuzzing corpus decodes (records of 128, 152, 200 bytes)"
 	for f in "$here"/corpus/*.rec; do
 		run stream -i "$f" -x
 		case $(basename "$f") in

@@ -243,7 +243,7 @@ struct twtrace_record {
 		 * TWTRACE_F_UNCOUNTED).
 		 */
 		struct {
-			__s32 err;		/* -EADDRNOTAVAIL, -EADDRINUSE */
+			__s32 err;		/* -EADDRNOTAVAIL */
 			__u16 ports;
 			__u16 tw_seen;
 			__u16 reasons[TWTRACE_REUSE_NR];
