@@ -151,7 +151,12 @@ static int dump(int fd, int family, struct pp_table *t, size_t *cap)
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 
-				tw_err("sock_diag: %s", strerror(-e->error));
+				if (e->error == -ENOENT)
+					tw_err("sock_diag: %s: the kernel's tcp_diag is not loaded (modprobe tcp_diag)",
+					       strerror(-e->error));
+				else
+					tw_err("sock_diag: %s",
+					       strerror(-e->error));
 				return EXIT_ERR;
 			}
 			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
@@ -282,8 +287,9 @@ static void ports_text(const struct pp_table *t)
 	size_t i;
 	int k;
 
-	printf("netns %u ip_local_port_range %u-%u (%u ports; ip_local_reserved_ports not subtracted)\n",
+	printf("netns %u ip_local_port_range %u-%u (%u ports; ",
 	       t->netns, t->lo, t->hi, t->hi - t->lo + 1);
+	printf("ip_local_reserved_ports not subtracted)\n");
 	for (k = 0; k < 6; k++)
 		vals[k] = ports_cols[k].head;
 	table_row(ports_cols, 6, vals, stdout);
@@ -318,8 +324,10 @@ static void ports_json(const struct pp_table *t)
 		printf(",\"daddr\":");
 		fmt_addr(a, sizeof(a), d->family, d->daddr);
 		json_str(stdout, a);
-		printf(",\"dport\":%u,\"tw\":%llu,\"others\":%llu,\"range\":%llu,\"headroom\":%lld}\n",
-		       d->dport, d->tw, d->others, d->range, d->headroom);
+		printf(",\"dport\":%u,\"tw\":%llu,\"others\":%llu,",
+		       d->dport, d->tw, d->others);
+		printf("\"range\":%llu,\"headroom\":%lld}\n", d->range,
+		       d->headroom);
 	}
 }
 

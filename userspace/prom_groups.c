@@ -14,6 +14,22 @@
 
 #define PROM_TOP	20
 
+static const char *const help_cgroup[] = {
+	"TIME_WAIT sockets alive now, by network namespace and cgroup of their owner: the ",
+	" largest, the rest in cgroup=\"other\".",
+};
+
+static const char *const help_dest[] = {
+	"TIME_WAIT sockets alive now, by network namespace and destination: the ",
+	" largest, the rest in daddr=\"other\".",
+};
+
+static const char *const help_headroom[] = {
+	"Local ports a new connect() from laddr to the destination can still take ",
+	"(ip_local_port_range less the sockets using one; ip_local_reserved_ports not subtracted), ",
+	"for the destinations above in the reader's network namespace.",
+};
+
 struct pg {
 	__u64 n;
 	__u32 netns;
@@ -97,8 +113,8 @@ static void cgroup_series(struct pg *v, size_t n)
 	char id[24];
 	size_t i;
 
-	printf("# HELP twtrace_live_sockets TIME_WAIT sockets alive now, by network namespace and cgroup of their owner: the %d largest, the rest in cgroup=\"other\".\n",
-	       PROM_TOP);
+	printf("# HELP twtrace_live_sockets %s%d%s\n", help_cgroup[0], PROM_TOP,
+	       help_cgroup[1]);
 	printf("# TYPE twtrace_live_sockets gauge\n");
 	for (i = 0; i < n; i++) {
 		if (i >= PROM_TOP) {
@@ -129,8 +145,8 @@ static void dest_series(struct pg *v, size_t n, const struct pp_table *t)
 	size_t i, j;
 	bool any;
 
-	printf("# HELP twtrace_live_destination_sockets TIME_WAIT sockets alive now, by network namespace and destination: the %d largest, the rest in daddr=\"other\".\n",
-	       PROM_TOP);
+	printf("# HELP twtrace_live_destination_sockets %s%d%s\n",
+	       help_dest[0], PROM_TOP, help_dest[1]);
 	printf("# TYPE twtrace_live_destination_sockets gauge\n");
 	for (i = 0; i < n; i++) {
 		if (i >= PROM_TOP) {
@@ -138,14 +154,16 @@ static void dest_series(struct pg *v, size_t n, const struct pp_table *t)
 			continue;
 		}
 		fmt_addr(a, sizeof(a), v[i].family, v[i].daddr);
-		printf("twtrace_live_destination_sockets{netns=\"%u\",daddr=\"%s\",dport=\"%u\"} %llu\n",
-		       v[i].netns, a, v[i].dport, v[i].n);
+		printf("twtrace_live_destination_sockets{netns=\"%u\",", v[i].netns);
+		printf("daddr=\"%s\",dport=\"%u\"} %llu\n", a, v[i].dport,
+		       v[i].n);
 	}
-	printf("twtrace_live_destination_sockets{netns=\"\",daddr=\"other\",dport=\"\"} %llu\n",
-	       rest);
+	printf("twtrace_live_destination_sockets{netns=\"\",");
+	printf("daddr=\"other\",dport=\"\"} %llu\n", rest);
 	if (!t)
 		return;
-	printf("# HELP twtrace_port_headroom Local ports a new connect() from laddr to the destination can still take (ip_local_port_range less the sockets using one; ip_local_reserved_ports not subtracted), for the destinations above in the reader's network namespace.\n");
+	printf("# HELP twtrace_port_headroom %s%s%s\n", help_headroom[0],
+	       help_headroom[1], help_headroom[2]);
 	printf("# TYPE twtrace_port_headroom gauge\n");
 	for (i = 0; i < n && i < PROM_TOP; i++) {
 		if (v[i].netns != t->netns)
@@ -161,8 +179,9 @@ static void dest_series(struct pg *v, size_t n, const struct pp_table *t)
 			    memcmp(d->daddr, v[i].daddr, 16))
 				continue;
 			fmt_addr(l, sizeof(l), d->family, d->laddr);
-			printf("twtrace_port_headroom{daddr=\"%s\",dport=\"%u\",laddr=\"%s\"} %lld\n",
-			       a, v[i].dport, l, d->headroom);
+			printf("twtrace_port_headroom{daddr=\"%s\",", a);
+			printf("dport=\"%u\",laddr=\"%s\"} %lld\n",
+			       v[i].dport, l, d->headroom);
 			any = true;
 		}
 		if (!any)

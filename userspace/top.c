@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,11 +59,12 @@ struct top_state {
 	int *hash;		/* TOP_HASH slots: index into g, -1 empty */
 	size_t n;
 	bool other_used;
+	bool no_headroom;	/* sock_diag could not be read */
 	__u32 own_netns;
 	struct top_group tot;
 };
 
-static volatile sig_atomic_t stop;
+static atomic_int stop;
 
 static void on_signal(int sig)
 {
@@ -359,14 +361,16 @@ static void json_counts(const struct top_group *g, double secs)
 {
 	int i;
 
-	printf("\"live\":%llu,\"births\":%llu,\"births_per_s\":%.3f,\"rearms\":%llu,\"deaths\":%llu,\"death\":{",
-	       g->live, g->births, secs > 0 ? g->births / secs : 0.0,
-	       g->rearms, g->deaths);
+	printf("\"live\":%llu,\"births\":%llu,\"births_per_s\":%.3f,",
+	       g->live, g->births, secs > 0 ? g->births / secs : 0.0);
+	printf("\"rearms\":%llu,\"deaths\":%llu,\"death\":{", g->rearms,
+	       g->deaths);
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", tw_death_names[i],
 		       g->death[i]);
-	printf("},\"reuse_allowed\":%llu,\"reuse_refused\":%llu,\"overflows\":%llu,\"connect_fail\":%llu",
-	       g->reuse_ok, g->reuse_no, g->ovf, g->cfail);
+	printf("},\"reuse_allowed\":%llu,\"reuse_refused\":%llu,",
+	       g->reuse_ok, g->reuse_no);
+	printf("\"overflows\":%llu,\"connect_fail\":%llu", g->ovf, g->cfail);
 }
 
 static void json_group(const struct top_state *s, const struct top_group *g,
@@ -428,9 +432,11 @@ static void show(struct top_state *s, double secs, __u64 lost)
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_groups);
 	if (s->o->json) {
-		printf("{\"time_ns\":%llu,\"interval_ns\":%llu,\"group_by\":\"%s\",\"groups_max\":%d,\"other_used\":%s,\"lost\":%llu,\"totals\":{",
-		       now_ns(CLOCK_REALTIME),
-		       (__u64)(secs * 1e9), by_names[s->o->by], TOP_GROUPS,
+		printf("{\"time_ns\":%llu,\"interval_ns\":%llu,",
+		       now_ns(CLOCK_REALTIME), (__u64)(secs * 1e9));
+		printf("\"group_by\":\"%s\",\"groups_max\":%d,",
+		       by_names[s->o->by], TOP_GROUPS);
+		printf("\"other_used\":%s,\"lost\":%llu,\"totals\":{",
 		       s->other_used ? "true" : "false", lost);
 		json_counts(&s->tot, secs);
 		printf("},\"groups\":[");
@@ -445,11 +451,12 @@ static void show(struct top_state *s, double secs, __u64 lost)
 	if (!s->o->no_clear)
 		printf("\033[H\033[2J");
 	fmt_hms(hms, sizeof(hms), now_ns(CLOCK_REALTIME));
-	printf("%s  live %llu  births %llu  deaths %llu  reuse %llu/%llu  ovf %llu  cfail %llu  lost %llu  groups %zu%s\n",
+	printf("%s  live %llu  births %llu  deaths %llu  reuse %llu/%llu",
 	       hms, s->tot.live, s->tot.births, s->tot.deaths,
-	       s->tot.reuse_ok, s->tot.reuse_no, s->tot.ovf, s->tot.cfail,
-	       lost, s->n, s->other_used ?
-	       " (more keys than " "the bound: summed in \"(other)\")" : "");
+	       s->tot.reuse_ok, s->tot.reuse_no);
+	printf("  ovf %llu  cfail %llu  lost %llu  groups %zu%s\n",
+	       s->tot.ovf, s->tot.cfail, lost, s->n, s->other_used ?
+	       " (more keys than the bound: summed in \"(other)\")" : "");
 	table_row(top_cols, TOP_NCOLS, NULL, stdout);
 	for (i = 0; i < n && i < s->o->rows; i++)
 		text_row(s, &v[i], secs);
@@ -509,12 +516,14 @@ static int interval(const char *dir, struct tw_merge *m,
 		return rc;
 	count_live(s, v, n);
 	free(v);
-	if (s->o->by == BY_DEST) {
-		rc = ports_read(NULL, &t);
-		if (rc)
-			return rc;
-		headroom(s, &t);
-		ports_free(&t);
+	/* Without sock_diag (said once), no headroom: "-". */
+	if (s->o->by == BY_DEST && !s->no_headroom) {
+		if (ports_read(NULL, &t)) {
+			s->no_headroom = true;
+		} else {
+			headroom(s, &t);
+			ports_free(&t);
+		}
 	}
 	l = lost_of(m);
 	show(s, secs, l - *lost);

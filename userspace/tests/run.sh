@@ -1853,7 +1853,7 @@ test_top_ports() {
 	export TWTRACE_DIR=$d
 	{
 		cpu0_recs
-		echo "rec type=connect_fail seq=3 ts=62000000000 saddr=10.0.0.1 sport=0 daddr=10.0.0.2 dport=443 netns=4026531840 role=client uid=1000 cgroup=$ID_SESSION cookie=9"
+		echo "rec type=connect_fail sub=0 seq=3 ts=62000000000 saddr=10.0.0.1 sport=0 daddr=10.0.0.2 dport=443 netns=4026531840 role=client uid=1000 cgroup=$ID_SESSION cookie=9"
 	} | "$MKREC" >"$d/cpu0"
 
 	begin "top -j -g dest: one interval"
@@ -1886,7 +1886,7 @@ test_top_ports() {
 	end
 
 	begin "stream: a connect_fail record"
-	echo "rec type=connect_fail seq=0 ts=1000 saddr=10.0.0.1 sport=0 daddr=10.0.0.2 dport=443 netns=1 role=client uid=1000 cgroup=$ID_SESSION cookie=9" |
+	echo "rec type=connect_fail sub=0 seq=0 ts=1000 saddr=10.0.0.1 sport=0 daddr=10.0.0.2 dport=443 netns=1 role=client uid=1000 cgroup=$ID_SESSION cookie=9" |
 		"$MKREC" >"$d/cpu0"
 	: >"$d/cpu1"
 	run stream -j
