@@ -423,12 +423,9 @@ static void show(struct top_state *s, double secs, __u64 lost)
 	struct top_group *v = s->g;
 	char hms[32];
 
-	if (s->other_used) {
-		/* the "(other)" group goes in the next slot for the sort */
+	/* used only once TOP_GROUPS are: the slot after them, sorted too */
+	if (s->other_used)
 		s->g[TOP_GROUPS].key.other = 1;
-		if (s->n < TOP_GROUPS)
-			v[s->n] = s->g[TOP_GROUPS];
-	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_groups);
 	if (s->o->json) {

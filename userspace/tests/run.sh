@@ -1893,6 +1893,19 @@ test_top_ports() {
 	jq_ok 'select(.event == "connect_fail") | .uid == 1000 and .daddr == "10.0.0.2" and .tw_seen == 0 and (.reasons | type) == "object"'
 	end
 
+	begin "top: at most 4096 groups, the rest in (other)"
+	for ((i = 0; i < 4100; i++)); do
+		echo "rec type=birth seq=$i ts=$((1000 + i)) saddr=10.0.0.1 sport=$((1024 + i)) daddr=10.0.0.2 dport=443 netns=1 timeo=60000 id=$((i + 1))"
+	done | "$MKREC" >"$d/cpu0"
+	: >"$d/cpu1"
+	run top -j -g lport 0.1 1
+	rc_is 0
+	jq_ok '.other_used and (.groups | length) == 4097 and .totals.births == 4100 and ([.groups[].births] | add) == 4100'
+	jq_ok '[.groups[] | select(.other)][0] | .group == "(other)" and .births == 4'
+	run top -C -g lport 0.1 1
+	out_has '(more keys than the bound: summed in "(other)")'
+	end
+
 	export TWTRACE_DIR=$F
 
 	usage_case "top: bad group" top -g foo
