@@ -265,7 +265,7 @@ static void ev_reason(EV_ARGS)
 	if (r->type == TWTRACE_EV_CONNECT_FAIL)
 		connect_reason(buf, len, r);
 	else if (r->type == TWTRACE_EV_REARM &&
-	    r->rearm.old_substate != r->substate)
+		 r->rearm.old_substate != r->substate)
 		snprintf(buf, len, "%s>%s",
 			 tw_substate_name(r->rearm.old_substate),
 			 tw_substate_name(r->substate));
