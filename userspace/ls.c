@@ -12,20 +12,6 @@
 
 #define LIVE_COLS	12	/* those this reader knows */
 
-struct tw_sock {
-	__u64 id;
-	__u32 netns;
-	int family;
-	__u8 saddr[16];
-	__u8 daddr[16];
-	unsigned int sport;
-	unsigned int dport;
-	const char *substate;
-	__u64 age_ns;
-	__u64 rearms;
-	struct twtrace_owner owner;	/* zero: an older module's line */
-};
-
 static void ls_usage(FILE *f)
 {
 	fprintf(f,
@@ -157,8 +143,8 @@ static int cmp_age(const void *a, const void *b)
  * ever added at the end: those past the owner's are not read, and a line
  * of an older module has none of the owner's.
  */
-static int read_live(const char *dir, const struct tw_filter *f,
-		     struct tw_sock **out, size_t *count)
+int read_live(const char *dir, const struct tw_filter *f,
+	      struct tw_sock **out, size_t *count)
 {
 	char *buf, *cur, *line, *tok[LIVE_COLS + 1];
 	struct tw_sock *v = NULL, *nv, t;

@@ -305,11 +305,59 @@ void merge_emit(struct tw_merge *m, __u64 limit, bool all,
 		void *arg);
 void merge_free(struct tw_merge *m);
 
+/* The "live" file's sockets (ls.c), filtered (an empty @f: all). */
+struct tw_sock {
+	__u64 id;
+	__u32 netns;
+	int family;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	unsigned int sport;
+	unsigned int dport;
+	const char *substate;
+	__u64 age_ns;
+	__u64 rearms;
+	struct twtrace_owner owner;	/* zero: an older module's line */
+};
+
+int read_live(const char *dir, const struct tw_filter *f,
+	      struct tw_sock **out, size_t *count);
+
+/*
+ * Port pressure (ports.c): TCP sockets with a local port in
+ * ip_local_port_range, per (netns, laddr, daddr, dport), from sock_diag.
+ */
+struct pp_dest {
+	int family;
+	__u8 laddr[16];
+	__u8 daddr[16];
+	unsigned int dport;
+	__u64 tw;		/* TIME_WAIT */
+	__u64 others;		/* any other state but LISTEN */
+	__u64 range;		/* ports in ip_local_port_range */
+	__s64 headroom;		/* range - tw - others */
+};
+
+struct pp_table {
+	__u32 netns;		/* inode of the namespace read */
+	unsigned int lo, hi;	/* ip_local_port_range */
+	struct pp_dest *v;
+	size_t n;
+};
+
+int ports_read(const char *netns_path, struct pp_table *t);
+void ports_free(struct pp_table *t);
+
+/* stat --prometheus: the live file's gauges by cgroup and destination. */
+int prom_groups(const char *dir);
+
 /* Commands. */
 int cmd_stream(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
+int cmd_ports(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif /* _TWTRACE_READER_H */

@@ -354,7 +354,8 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		  "Age of the TIME_WAIT socket at a reuse decision (_sum approximate: bucket midpoints).");
 	prom_hist("twtrace_reuse_age_seconds", "", h->reuse_age);
 	free(h);
-	return EXIT_OK;
+	/* Gauges only: counters by cgroup need the module to count them. */
+	return prom_groups(dir);
 }
 
 static int parse_args(struct stat_opts *o, int argc, char **argv)

@@ -7,6 +7,8 @@
  *   twtrace hist                 lifetime histograms, per death reason
  *   twtrace ls                   the TIME_WAIT sockets alive now
  *   twtrace probes               which kernel hooks are attached
+ *   twtrace top                  TIME_WAIT activity per group, each interval
+ *   twtrace ports                port pressure per destination (no module)
  *
  * Exit codes (twtrace.8): 0 success, 1 cannot read the module (or a probe
  * is not attached), 2 usage, 3 ABI mismatch or corrupt input, 4 records
@@ -30,6 +32,8 @@ static void usage(FILE *f)
 		"  hist    lifetime histograms per death reason, age at reuse\n"
 		"  ls      the TIME_WAIT sockets alive now, with their age\n"
 		"  probes  which kernel hooks are attached; exit 1 if one is not\n"
+		"  top     TIME_WAIT activity per destination, port, cgroup or user\n"
+		"  ports   port pressure: local ports left per destination\n"
 		"\n"
 		"The module's files are read from %s/%s/\n"
 		"(TWTRACE_DIR overrides the directory). See twtrace(8).\n",
@@ -45,6 +49,8 @@ static const struct {
 	{ "hist", cmd_hist },
 	{ "ls", cmd_ls },
 	{ "probes", cmd_probes },
+	{ "ports", cmd_ports },
+	{ "top", cmd_top },
 };
 
 static int run(const char *name, int argc, char **argv)

@@ -1855,6 +1855,120 @@ test_live() {
 	end
 }
 
+# top: one interval over the fake's records (plain cpuN files: read to
+# their end) and its live file; ports: against ss on this host's netns.
+test_top_ports() {
+	local d=$T/topfake want got
+
+	mkfake "$d"
+	export TWTRACE_DIR=$d
+	{
+		cpu0_recs
+		echo "rec type=connect_fail sub=0 seq=3 ts=62000000000 saddr=10.0.0.1 sport=0 daddr=10.0.0.2 dport=443 netns=4026531840 role=client uid=1000 cgroup=$ID_SESSION cookie=9"
+	} | "$MKREC" >"$d/cpu0"
+
+	begin "top -j -g dest: one interval"
+	run top -j -g dest 0.1 1
+	rc_is 0
+	lines_are 1
+	jq_ok '.group_by == "dest" and .totals.births == 1 and .totals.deaths == 2 and .totals.connect_fail == 1 and .totals.live == 3 and .totals.overflows == 1 and .totals.reuse_allowed == 1 and .totals.reuse_refused == 1'
+	jq_ok '[.groups[] | select(.daddr == "10.0.0.2" and .dport == 443)][0] | .live == 1 and .births == 1 and .connect_fail == 1 and .death.expired == 1 and .headroom == null'
+	jq_ok '[.groups[] | select(.daddr == "2001:db8::2" and .netns == 4026531840)][0] | .live == 1'
+	end
+
+	begin "top -g uid: text, a user's name"
+	run top -C -g uid 0.1 1
+	rc_is 0
+	out_has "GROUP"
+	out_has "1000 alice"
+	out_has "cfail 1"
+	end
+
+	begin "top -g cgroup -j: cgroup ids"
+	run top -j -g cgroup 0.1 1
+	rc_is 0
+	jq_ok "[.groups[] | select(.cgroup_id == $ID_SESSION)][0] | .live == 1 and .connect_fail == 1"
+	end
+
+	begin "top -n 1: one row"
+	run top -C -n 1 -g lport 0.1 1
+	rc_is 0
+	lines_are 4
+	end
+
+	begin "stream: a connect_fail record"
+	echo "rec type=connect_fail sub=0 seq=0 ts=1000 saddr=10.0.0.1 sport=0 daddr=10.0.0.2 dport=443 netns=1 role=client uid=1000 cgroup=$ID_SESSION cookie=9" |
+		"$MKREC" >"$d/cpu0"
+	: >"$d/cpu1"
+	run stream -j
+	jq_ok 'select(.event == "connect_fail") | .uid == 1000 and .daddr == "10.0.0.2" and .tw_seen == 0 and (.reasons | type) == "object"'
+	end
+
+	begin "top: at most 4096 groups, the rest in (other)"
+	for ((i = 0; i < 4100; i++)); do
+		echo "rec type=birth seq=$i ts=$((1000 + i)) saddr=10.0.0.1 sport=$((1024 + i)) daddr=10.0.0.2 dport=443 netns=1 timeo=60000 id=$((i + 1))"
+	done | "$MKREC" >"$d/cpu0"
+	: >"$d/cpu1"
+	run top -j -g lport 0.1 1
+	rc_is 0
+	jq_ok '.other_used and (.groups | length) == 4097 and .totals.births == 4100 and ([.groups[].births] | add) == 4100'
+	jq_ok '[.groups[] | select(.other)][0] | .group == "(other)" and .births == 4'
+	run top -C -g lport 0.1 1
+	out_has '(more keys than the bound: summed in "(other)")'
+	end
+
+	export TWTRACE_DIR=$F
+
+	usage_case "top: bad group" top -g foo
+	usage_case "top: zero interval" top 0
+	usage_case "top: zero rows" top -n 0
+	usage_case "top: stray argument" top 1 1 x
+	usage_case "ports: stray argument" ports x
+
+	begin "ports -N: no such namespace"
+	run ports -N /nonexistent/ns
+	rc_is 2
+	err_has "/nonexistent/ns"
+	end
+
+	# ports reads sock_diag, ss's source: the same counts.
+	if command -v ss >/dev/null && command -v python3 >/dev/null; then
+		begin "ports: equal to ss -tan"
+		python3 -c '
+import socket, time, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(64)
+keep = []
+for i in range(6):
+    c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+    if i < 4:
+        c.close(); a.close()
+    else:
+        keep += [c, a]
+print(l.getsockname()[1]); sys.stdout.flush()
+time.sleep(3)
+' >"$T/port" &
+		bgpids+=($!)
+		sleep 1
+		"$R" ports -j >"$T/ports.json" 2>"$T/err"
+		rc=$?
+		ss -tan state all >"$T/ss" 2>/dev/null
+		read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+		port=$(cat "$T/port")
+		rc_is 0
+		# tw and others toward 127.0.0.1:$port from 127.0.0.1, in the range
+		want=$(awk -v lo="$lo" -v hi="$hi" -v d="127.0.0.1:$port" '
+			$1 != "LISTEN" && $5 == d { split($4, a, ":");
+				if (a[2] >= lo && a[2] <= hi) {
+					if ($1 == "TIME-WAIT") tw++; else o++ } }
+			END { print tw + 0, o + 0 }' "$T/ss")
+		got=$(grep "\"daddr\":\"127.0.0.1\",\"dport\":$port," "$T/ports.json" |
+			sed 's/.*"tw":\([0-9]*\),"others":\([0-9]*\),.*/\1 \2/')
+		[ "$want" = "$got" ] || why+=" ss says tw/others '$want', ports '$got';"
+		[ "$want" = "4 2" ] || why+=" ss says '$want', want '4 2';"
+		end
+	fi
+}
+
 for R in "$@"; do
 	tag=$(basename "$R")
 	test_general
@@ -1868,6 +1982,7 @@ for R in "$@"; do
 	test_recording
 	test_fuzz
 	test_live
+	test_top_ports
 done
 
 $have_promtool || echo "note: promtool not installed: Prometheus output checked without it"
