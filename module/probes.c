@@ -165,18 +165,24 @@ static bool probe_attached(enum twtrace_probe_id id);
 
 /*
  * Up to 6.10, a birth's record waits in this CPU's twtrace_ctx for the
- * hashdance that follows it in the same BH-disabled section; one still
- * waiting (its hashdance probe missed) goes out now, without an owner.
+ * hashdance that follows it in the same BH-disabled section, if that
+ * probe is attached: true if it does.  One still waiting (its hashdance
+ * probe missed, or went away) goes out now, without an owner.
  */
-static void birth_wait_owner(const struct twtrace_record *rec,
+static bool birth_wait_owner(const struct twtrace_record *rec,
 			     const struct inet_timewait_sock *tw)
 {
 	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
 
-	if (ctx->birth_tw)
+	if (ctx->birth_tw) {
+		ctx->birth_tw = NULL;
 		twtrace_ring_emit(&ctx->birth);
+	}
+	if (!probe_attached(P_HASHDANCE))
+		return false;
 	ctx->birth = *rec;
 	ctx->birth_tw = tw;
+	return true;
 }
 
 NOKPROBE_SYMBOL(birth_wait_owner);
@@ -237,10 +243,8 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	rcu_read_unlock();
 
 	rec.ts_ns = now;
-	if (!rearm && !TWTRACE_ENTRY_AT_ALLOC && probe_attached(P_HASHDANCE)) {
-		birth_wait_owner(&rec, tw);
+	if (!rearm && !TWTRACE_ENTRY_AT_ALLOC && birth_wait_owner(&rec, tw))
 		return 0;
-	}
 	twtrace_ring_emit(&rec);
 	return 0;
 }
@@ -451,7 +455,10 @@ static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
 	rcu_read_unlock();
 	if (ctx->birth_tw == tw) {
 		ctx->birth_tw = NULL;
-		ctx->birth.owner = owner;
+		/* The entry's part: the cookie stays the tw's. */
+		ctx->birth.owner.role = owner.role;
+		ctx->birth.owner.uid = owner.uid;
+		ctx->birth.owner.cgroup = owner.cgroup;
 		twtrace_ring_emit(&ctx->birth);
 	}
 	return 0;
@@ -610,10 +617,12 @@ struct unique_data {
  * A fixed array, not the rhashtable: a connect runs with BH enabled, and
  * before 6.7 a bucket lock would run softirqs inside the handler.  A
  * connect that finds every slot taken is not counted
- * (TWTRACE_F_UNCOUNTED); each slot also bounds the return probe's
- * instances, as a connect can sleep in its port search.
+ * (TWTRACE_F_UNCOUNTED).  A connect can sleep in its port search, so the
+ * return probes have more instances than there are slots: a shortage of
+ * slots loses a tally, not the record.
  */
 #define TWTRACE_CONNECTS	64
+#define TWTRACE_CONNECT_INSTANCES	(4 * TWTRACE_CONNECTS)
 
 struct twtrace_connect {
 	const struct sock *sk;		/* NULL: free */
@@ -789,16 +798,26 @@ struct connect_data {
 	u16 bound;		/* the local port it was bound to, or 0 */
 };
 
-static void connect_start(struct connect_data *d, struct sock *sk)
+/*
+ * A TCP connect (DCCP shares the function up to 6.15: no return probe for
+ * it) takes a free slot, searched from one that depends on the CPU so that
+ * connects on different CPUs do not all contend for the first ones.
+ */
+static int connect_start(struct connect_data *d, struct pt_regs *regs)
 {
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 1);
+	const void *dr = (const void *)regs_get_kernel_argument(regs, 0);
+	unsigned int first = raw_smp_processor_id();
 	struct twtrace_connect *c;
 	int i;
 
+	if (dr != twtrace_tcp_death_row(sock_net(sk)))
+		return 1;
 	d->sk = sk;
 	d->bound = sk->sk_num;
 	d->c = NULL;
 	for (i = 0; i < TWTRACE_CONNECTS; i++) {
-		c = &twtrace_connects[i];
+		c = &twtrace_connects[(first + i) % TWTRACE_CONNECTS];
 		if (!READ_ONCE(c->sk) && !cmpxchg(&c->sk, NULL, sk)) {
 			c->tw_seen = 0;
 			memset(c->reasons, 0, sizeof(c->reasons));
@@ -806,15 +825,16 @@ static void connect_start(struct connect_data *d, struct sock *sk)
 			break;
 		}
 	}
+	return 0;
 }
 
 NOKPROBE_SYMBOL(connect_start);
 
 static int connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	if (connect_start((struct connect_data *)ri->data, regs))
+		return 1;
 	hit(P_CONNECT);
-	connect_start((struct connect_data *)ri->data,
-		      (struct sock *)regs_get_kernel_argument(regs, 1));
 	return 0;
 }
 
@@ -822,9 +842,9 @@ NOKPROBE_SYMBOL(connect_entry);
 
 static int connect6_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	if (connect_start((struct connect_data *)ri->data, regs))
+		return 1;
 	hit(P_CONNECT6);
-	connect_start((struct connect_data *)ri->data,
-		      (struct sock *)regs_get_kernel_argument(regs, 1));
 	return 0;
 }
 
@@ -884,7 +904,7 @@ static struct kretprobe rp_connect = {
 	.entry_handler	= connect_entry,
 	.handler	= connect_ret,
 	.data_size	= sizeof(struct connect_data),
-	.maxactive	= TWTRACE_CONNECTS,
+	.maxactive	= TWTRACE_CONNECT_INSTANCES,
 };
 
 static struct kretprobe rp_connect6 = {
@@ -892,7 +912,7 @@ static struct kretprobe rp_connect6 = {
 	.entry_handler	= connect6_entry,
 	.handler	= connect_ret,
 	.data_size	= sizeof(struct connect_data),
-	.maxactive	= TWTRACE_CONNECTS,
+	.maxactive	= TWTRACE_CONNECT_INSTANCES,
 };
 
 static struct kretprobe rp_tsp = {

@@ -8,6 +8,7 @@
 #include "twtrace.h"
 
 #include <linux/kprobes.h>
+#include <linux/rcupdate.h>
 #include <linux/sock_diag.h>
 #include <linux/string.h>
 #include <linux/uidgid.h>
@@ -54,8 +55,8 @@ NOKPROBE_SYMBOL(twtrace_fill_tw);
 /*
  * The owner of a full socket (struct twtrace_owner).  A @connecting socket
  * is the client; for any other the listener lookup tells, the one costly
- * part, under the caller's rcu_read_lock().  Makes the socket's cookie if
- * it has none yet, as sock_diag would.
+ * part, under RCU.  Makes the socket's cookie if it has none yet, as
+ * sock_diag would.
  */
 void twtrace_fill_owner(struct twtrace_owner *o, struct sock *sk,
 			bool connecting)
@@ -66,10 +67,13 @@ void twtrace_fill_owner(struct twtrace_owner *o, struct sock *sk,
 	o->cookie = (u64)cookie[1] << 32 | cookie[0];
 	o->cgroup = twtrace_sk_cgroup_id(sk);
 	o->uid = from_kuid_munged(&init_user_ns, READ_ONCE(sk->sk_uid));
-	if (connecting || !twtrace_port_listened(sk))
-		o->role = TWTRACE_ROLE_CLIENT;
-	else
-		o->role = TWTRACE_ROLE_SERVER;
+	o->role = TWTRACE_ROLE_CLIENT;
+	if (!connecting) {
+		rcu_read_lock();
+		if (twtrace_port_listened(sk))
+			o->role = TWTRACE_ROLE_SERVER;
+		rcu_read_unlock();
+	}
 	memset(o->__pad, 0, sizeof(o->__pad));
 }
 
