@@ -172,6 +172,9 @@ static int dump(int fd, int family, struct pp_table *t, size_t *cap)
 			d.family = family == AF_INET ? 4 : 6;
 			memcpy(d.laddr, m->id.idiag_src, alen);
 			memcpy(d.daddr, m->id.idiag_dst, alen);
+			/* mapped: one pool with IPv4's (addr_unmap()) */
+			addr_unmap(d.family, d.laddr);
+			d.family = addr_unmap(d.family, d.daddr);
 			d.dport = ntohs(m->id.idiag_dport);
 			if (m->idiag_state == ST_TIME_WAIT)
 				d.tw = 1;

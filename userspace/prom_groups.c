@@ -222,8 +222,8 @@ int prom_groups(const char *dir)
 		cg[i].cgroup = known ? s[i].owner.cgroup : ~0ULL;
 		dst[i].n = 1;
 		dst[i].netns = s[i].netns;
-		dst[i].family = s[i].family;
 		memcpy(dst[i].daddr, s[i].daddr, 16);
+		dst[i].family = addr_unmap(s[i].family, dst[i].daddr);
 		dst[i].dport = s[i].dport;
 	}
 	cgroup_series(cg, collapse(cg, n, cmp_cgroup));

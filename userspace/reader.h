@@ -101,6 +101,7 @@ void fmt_hms(char *buf, size_t len, __u64 realtime_ns);
 
 /* Addresses: plain, or "addr:port" / "[addr]:port". */
 void fmt_addr(char *buf, size_t len, int family, const __u8 *addr);
+int addr_unmap(int family, __u8 *addr);
 void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 		  unsigned int port);
 

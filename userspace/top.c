@@ -141,8 +141,8 @@ static struct top_group *group(struct top_state *s, __u32 netns, int family,
 	switch (s->o->by) {
 	case BY_DEST:
 		k.netns = netns;
-		k.family = family;
 		memcpy(k.addr, daddr, 16);
+		k.family = addr_unmap(family, k.addr);
 		k.port = dport;
 		break;
 	case BY_LPORT:

@@ -159,6 +159,22 @@ void fmt_addr(char *buf, size_t len, int family, const __u8 *addr)
 		snprintf(buf, len, "?");
 }
 
+/*
+ * An IPv6 socket on IPv4-mapped addresses connects through IPv4 and takes
+ * its ports from the same pool as IPv4 sockets to that destination: as a
+ * destination, ::ffff:a.b.c.d is a.b.c.d.  @addr has 16 bytes.
+ */
+int addr_unmap(int family, __u8 *addr)
+{
+	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (family != 6 || memcmp(addr, mapped, sizeof(mapped)))
+		return family;
+	memmove(addr, addr + 12, 4);
+	memset(addr + 4, 0, 12);
+	return 4;
+}
+
 void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 		  unsigned int port)
 {
