@@ -486,7 +486,8 @@ static void json_connect(const struct twtrace_record *r)
 	bool counted = !(r->flags & TWTRACE_F_UNCOUNTED);
 	int i, n = 0;
 
-	printf(",\"errno\":%d,\"error\":", -r->connect.err);
+	/* negated in 64 bits: a corrupt INT_MIN must not overflow */
+	printf(",\"errno\":%lld,\"error\":", -(long long)r->connect.err);
 	json_str(stdout, r->connect.err == -EADDRNOTAVAIL ? "EADDRNOTAVAIL" :
 		 r->connect.err == -EADDRINUSE ? "EADDRINUSE" : "");
 	if (r->connect.ports)
