@@ -82,9 +82,40 @@ static int stats_show(struct seq_file *m, void *unused)
 			   twtrace_ring_lost_cpu(cpu));
 	seq_printf(m, "probe_misses %lu\n", twtrace_probes_nmissed());
 	seq_printf(m, "since_ns %llu\n", twtrace_stats_since_ns());
+	seq_printf(m, "groups %u\n", twtrace_groups_count());
+	seq_printf(m, "groups_max %u\n", twtrace_groups_max());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+/*
+ * One line a group, in the order they were made, and "other" last, with
+ * "-" for its netns and cgroup.  A cgroup of 0 is an owner not known.
+ */
+static int groups_show(struct seq_file *m, void *unused)
+{
+	unsigned int n = twtrace_groups_count(), i, k;
+	u64 c[TWTRACE_G_NR], cgroup;
+	u32 netns;
+
+	seq_puts(m, "# netns cgroup live births rearms");
+	for (k = 0; k < TWTRACE_DEATH_NR; k++)
+		seq_printf(m, " death_%s", death_names[k]);
+	seq_puts(m, " reuse_allowed reuse_refused overflow connect_fail\n");
+	for (i = 1; i <= n + 1; i++) {
+		twtrace_group_read(i <= n ? i : 0, &netns, &cgroup, c);
+		if (i <= n)
+			seq_printf(m, "%u %llu", netns, cgroup);
+		else
+			seq_puts(m, "- -");
+		seq_printf(m, " %lld", (s64)c[TWTRACE_G_LIVE]);
+		for (k = TWTRACE_G_BIRTHS; k < TWTRACE_G_NR; k++)
+			seq_printf(m, " %llu", c[k]);
+		seq_putc(m, '\n');
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(groups);
 
 static int hist_show(struct seq_file *m, void *unused)
 {
@@ -257,6 +288,7 @@ static int ring_kb_set(unsigned int val)
 static int reset_set(unsigned int val)
 {
 	twtrace_stats_reset();
+	twtrace_groups_reset();
 	twtrace_ring_reset_lost();
 	return 0;
 }
@@ -332,6 +364,7 @@ int twtrace_debugfs_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &stats_fops);
 	debugfs_create_file("hist", 0444, dir, NULL, &hist_fops);
 	debugfs_create_file("live", 0444, dir, NULL, &live_fops);
+	debugfs_create_file("groups", 0444, dir, NULL, &groups_fops);
 	debugfs_create_file("probes", 0444, dir, NULL, &probes_fops);
 	for (i = 0; i < ARRAY_SIZE(twtrace_ctls); i++)
 		debugfs_create_file(twtrace_ctls[i].name, twtrace_ctls[i].mode,

@@ -28,9 +28,12 @@ static int __init twtrace_init(void)
 	ret = twtrace_stats_init();
 	if (ret)
 		goto err;
-	ret = twtrace_table_init();
+	ret = twtrace_groups_init();
 	if (ret)
 		goto err_stats;
+	ret = twtrace_table_init();
+	if (ret)
+		goto err_groups;
 	ret = twtrace_ring_init();
 	if (ret)
 		goto err_table;
@@ -53,6 +56,8 @@ err_ring:
 	twtrace_ring_exit();
 err_table:
 	twtrace_table_exit();
+err_groups:
+	twtrace_groups_exit();
 err_stats:
 	twtrace_stats_exit();
 err:
@@ -66,6 +71,7 @@ static void __exit twtrace_exit(void)
 	twtrace_debugfs_exit();
 	twtrace_ring_exit();
 	twtrace_table_exit();
+	twtrace_groups_exit();
 	twtrace_stats_exit();
 	pr_info("unloaded\n");
 }

@@ -137,15 +137,16 @@ NOKPROBE_SYMBOL(birth_substate);
 
 /*
  * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
- * if the tw is untracked; from 6.11 also the time, substate and owner it
- * was born with.  Caller holds rcu_read_lock().
+ * if the tw is untracked; from 6.11 also the time, substate, owner and
+ * group (+ 1, in @g) it was born with.  Caller holds rcu_read_lock().
  */
 static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
-		       struct twtrace_record *rec)
+		       struct twtrace_record *rec, u16 *g)
 {
 	struct twtrace_tw *e;
 	u64 id;
 
+	*g = 0;
 	if (!TWTRACE_ENTRY_AT_ALLOC)
 		return twtrace_table_insert(tw, *now, rec->substate);
 	e = twtrace_table_get(tw);
@@ -155,6 +156,7 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 	*now = e->birth_ns;
 	rec->substate = birth_substate(e);
 	twtrace_tw_owner(e, &rec->owner);
+	*g = READ_ONCE(e->group);
 	twtrace_table_put(e);
 	return id;
 }
@@ -162,6 +164,45 @@ static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
 NOKPROBE_SYMBOL(birth_entry);
 
 static bool probe_attached(enum twtrace_probe_id id);
+
+/*
+ * The group whose live count a tracked tw is in: the one the hashdance
+ * found for its owner, or else the one of its netns and the entry's
+ * cgroup (unknown: 0), which is where its birth was counted.
+ */
+static u16 entry_group(const struct twtrace_tw *e, u32 netns)
+{
+	u16 g = READ_ONCE(e->group);
+
+	return g ? g - 1 : twtrace_group_of(netns, READ_ONCE(e->cgroup));
+}
+
+NOKPROBE_SYMBOL(entry_group);
+
+/*
+ * A birth goes out, counted in group @g - 1, or if @g is 0 in the group of
+ * its netns and owner; a tracked one is live there until its death.
+ */
+static void emit_birth(struct twtrace_record *rec, u16 g)
+{
+	u16 idx = g ? g - 1 : twtrace_group_of(rec->netns, rec->owner.cgroup);
+
+	twtrace_group_count(idx, TWTRACE_G_BIRTHS);
+	if (rec->tw_id)
+		twtrace_group_count(idx, TWTRACE_G_LIVE);
+	twtrace_ring_emit(rec);
+}
+
+NOKPROBE_SYMBOL(emit_birth);
+
+/* An event that is not about a tw of the table, counted in its group. */
+static void emit_grouped(struct twtrace_record *rec, enum twtrace_gcounter c)
+{
+	twtrace_group_count(twtrace_group_of(rec->netns, rec->owner.cgroup), c);
+	twtrace_ring_emit(rec);
+}
+
+NOKPROBE_SYMBOL(emit_grouped);
 
 /*
  * Up to 6.10, a birth's record waits in this CPU's twtrace_ctx for the
@@ -176,7 +217,7 @@ static bool birth_wait_owner(const struct twtrace_record *rec,
 
 	if (ctx->birth_tw) {
 		ctx->birth_tw = NULL;
-		twtrace_ring_emit(&ctx->birth);
+		emit_birth(&ctx->birth, 0);
 	}
 	if (!probe_attached(P_HASHDANCE))
 		return false;
@@ -195,6 +236,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	bool rearm = regs_get_kernel_argument(regs, 2) & 0xff;
 	struct twtrace_record rec;
 	struct twtrace_tw *e;
+	u16 g = 0;
 	u64 now;
 	u8 sub;
 
@@ -209,7 +251,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!rearm) {
 		twtrace_count(TWTRACE_C_BIRTHS);
 		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
-		rec.tw_id = birth_entry(tw, &now, &rec);
+		rec.tw_id = birth_entry(tw, &now, &rec, &g);
 		if (!rec.tw_id) {
 			/*
 			 * The table was full or memory short, or (6.11+) the
@@ -237,15 +279,19 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 				WRITE_ONCE(e->rearms, ++rec.rearms);
 			rec.tw_id = twtrace_tw_id(e);
 			twtrace_tw_owner(e, &rec.owner);
+			g = entry_group(e, rec.netns) + 1;
 			twtrace_table_put(e);
 		}
+		twtrace_group_count(g ? g - 1 : twtrace_group_of(rec.netns, 0),
+				    TWTRACE_G_REARMS);
 	}
 	rcu_read_unlock();
 
 	rec.ts_ns = now;
-	if (!rearm && !TWTRACE_ENTRY_AT_ALLOC && birth_wait_owner(&rec, tw))
-		return 0;
-	twtrace_ring_emit(&rec);
+	if (rearm)
+		twtrace_ring_emit(&rec);
+	else if (TWTRACE_ENTRY_AT_ALLOC || !birth_wait_owner(&rec, tw))
+		emit_birth(&rec, g);
 	return 0;
 }
 
@@ -310,6 +356,7 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		       enum twtrace_death_reason reason, u64 now)
 {
 	u64 life;
+	u16 g;
 
 	rec->reason = reason;
 	rec->ts_ns = now;
@@ -324,6 +371,8 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 		if (READ_ONCE(e->substate) == TCP_FIN_WAIT2)
 			rec->death.fin_wait2_ns = life;
 		twtrace_hist_lifetime(reason, life);
+		g = entry_group(e, rec->netns);
+		twtrace_group_live_dec(g);
 		twtrace_table_remove(e);
 		twtrace_table_put(e);
 	} else {
@@ -340,8 +389,10 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 			rec->flags |= TWTRACE_F_BORN_BEFORE_LOAD;
 			twtrace_count(TWTRACE_C_BORN_BEFORE_LOAD);
 		}
+		g = twtrace_group_of(rec->netns, 0);	/* owner unknown */
 	}
 	twtrace_count(TWTRACE_C_DEATH + reason);
+	twtrace_group_count(g, TWTRACE_G_DEATH + reason);
 	twtrace_ring_emit(rec);
 }
 
@@ -362,7 +413,7 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 	hit(P_KILL);
 	if (ctx->birth_tw == tw) {	/* its hashdance went unseen */
 		ctx->birth_tw = NULL;
-		twtrace_ring_emit(&ctx->birth);
+		emit_birth(&ctx->birth, 0);
 	}
 	now = ktime_get_ns();
 	twtrace_fill_tw(&rec, tw, TWTRACE_EV_DEATH);
@@ -438,18 +489,21 @@ static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
 	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
 	struct twtrace_owner owner;
 	struct twtrace_tw *e;
+	u16 g;
 
 	if (!is_tcp_tw(tw))
 		return 0;
 	hit(P_HASHDANCE);
 	rcu_read_lock();
 	twtrace_fill_owner(&owner, sk, false);
+	g = twtrace_group_of(twsk_net(tw)->ns.inum, owner.cgroup) + 1;
 	e = twtrace_table_get(tw);
 	if (e) {
 		/* Not hashed yet: nobody else reads the entry's owner. */
 		e->role = owner.role;
 		e->uid = owner.uid;
 		e->cgroup = owner.cgroup;
+		e->group = g;
 		twtrace_table_put(e);
 	}
 	rcu_read_unlock();
@@ -459,7 +513,7 @@ static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
 		ctx->birth.owner.role = owner.role;
 		ctx->birth.owner.uid = owner.uid;
 		ctx->birth.owner.cgroup = owner.cgroup;
-		twtrace_ring_emit(&ctx->birth);
+		emit_birth(&ctx->birth, g);
 	}
 	return 0;
 }
@@ -596,7 +650,7 @@ static int alloc_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	rec.overflow.tw_count = d->count;
 	rec.overflow.tw_limit = d->limit;
 	twtrace_count(TWTRACE_C_OVERFLOW + reason);
-	twtrace_ring_emit(&rec);
+	emit_grouped(&rec, TWTRACE_G_OVERFLOW);
 	return 0;
 }
 
@@ -785,7 +839,8 @@ static int unique_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	}
 	twtrace_count(TWTRACE_C_REUSE + rec->reason);
 	connect_tally(d->sk, rec->reason);
-	twtrace_ring_emit(rec);
+	emit_grouped(rec, allowed ? TWTRACE_G_REUSE_ALLOWED :
+				    TWTRACE_G_REUSE_REFUSED);
 	return 0;
 }
 
@@ -872,7 +927,7 @@ static int connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		}
 		twtrace_fill_owner(&rec.owner, d->sk, true);
 		twtrace_count(TWTRACE_C_CONNECT_FAIL);
-		twtrace_ring_emit(&rec);
+		emit_grouped(&rec, TWTRACE_G_CONNECT_FAIL);
 	}
 	if (d->c) {
 		/* Ordered after the tally's reads: the next user resets it. */

@@ -74,6 +74,37 @@ u64 twtrace_stats_loaded_ns(void);
 u64 twtrace_stats_since_ns(void);
 
 /*
+ * groups.c: the same events counted again per (netns, cgroup) group, for
+ * the groups file.  Index 0 is "other", where the events of groups beyond
+ * the groups parameter go.  TWTRACE_G_LIVE comes first: a reset keeps it.
+ */
+#define TWTRACE_GROUPS_DEFAULT	256
+#define TWTRACE_GROUPS_MAX	4096
+
+enum twtrace_gcounter {
+	TWTRACE_G_LIVE,		/* tracked births less their deaths */
+	TWTRACE_G_BIRTHS,
+	TWTRACE_G_REARMS,
+	TWTRACE_G_DEATH,	/* + enum twtrace_death_reason */
+	TWTRACE_G_REUSE_ALLOWED = TWTRACE_G_DEATH + TWTRACE_DEATH_NR,
+	TWTRACE_G_REUSE_REFUSED,
+	TWTRACE_G_OVERFLOW,
+	TWTRACE_G_CONNECT_FAIL,
+	TWTRACE_G_NR
+};
+
+int twtrace_groups_init(void);
+void twtrace_groups_exit(void);
+u16 twtrace_group_of(u32 netns, u64 cgroup);
+void twtrace_group_count(u16 idx, enum twtrace_gcounter c);
+void twtrace_group_live_dec(u16 idx);
+unsigned int twtrace_groups_count(void);
+unsigned int twtrace_groups_max(void);
+void twtrace_group_read(u16 idx, u32 *netns, u64 *cgroup,
+			u64 c[TWTRACE_G_NR]);
+void twtrace_groups_reset(void);
+
+/*
  * table.c: the live TIME_WAIT sockets, keyed by the tw pointer, which never
  * leaves the kernel: readers see the entry's id.
  *
@@ -100,6 +131,7 @@ struct twtrace_tw {
 			u8 pending;		/* death reason decided early, + 1 */
 			/* The owner, but its cookie: the tw has that. */
 			u8 role;		/* TWTRACE_ROLE_UNKNOWN: none */
+			u16 group;		/* its group + 1, 0: none yet */
 			u32 uid;
 			u64 cgroup;
 		};

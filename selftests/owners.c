@@ -500,6 +500,63 @@ check_tw(struct __test_metadata *_metadata, struct tw_recs *rs, int diag,
 	return b;
 }
 
+/* ---- the groups file ---- */
+
+/*
+ * How many of the sockets @local[i] -> @remote[i % nr], i < n, are
+ * TIME_WAIT rows of /proc/net/tcp{,6}: what the kernel says is live.
+ */
+static int proc_tw_rows(const union tw_sa *local, int n,
+			const union tw_sa *remote, int nr)
+{
+	struct tw_tcprow v[512];
+	int rows = tw_proc_tcp_read(v, 512, true), i, j, c = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < rows && j < 512; j++)
+			if (v[j].lport == tw_sa_port(&local[i]) &&
+			    v[j].rport == tw_sa_port(&remote[i % nr]) &&
+			    v[j].family == tw_sa_fam(&local[i])) {
+				c++;
+				break;
+			}
+	return c;
+}
+
+/*
+ * The group (@ns, @cgroup) has the counters of @want, every one; its
+ * live count and births are also logged.
+ */
+static void check_group(struct __test_metadata *_metadata, unsigned int ns,
+			unsigned long long cgroup, const char *what,
+			const struct tw_group *want)
+{
+	struct tw_group g;
+	unsigned int r;
+
+	ASSERT_TRUE(tw_group_get(ns, cgroup, &g))
+		TH_LOG("%s: no group (netns %u, cgroup %llu)", what, ns,
+		       cgroup);
+	TH_LOG("%s: group (netns %u, cgroup %llu): live %lld, births %lld, reuse %lld allowed %lld refused, overflow %lld, connect_fail %lld",
+	       what, ns, cgroup, g.live, g.births, g.reuse_allowed,
+	       g.reuse_refused, g.overflow, g.connect_fail);
+	EXPECT_EQ(want->live, g.live) TH_LOG("%s: live", what);
+	EXPECT_EQ(want->births, g.births) TH_LOG("%s: births", what);
+	for (r = 0; r < TWTRACE_DEATH_NR; r++) {
+		const char *name = tw_death_name(r);
+
+		EXPECT_EQ(want->death[r], g.death[r])
+			TH_LOG("%s: deaths %s", what, name);
+	}
+	EXPECT_EQ(want->reuse_allowed, g.reuse_allowed)
+		TH_LOG("%s: reuse allowed", what);
+	EXPECT_EQ(want->reuse_refused, g.reuse_refused)
+		TH_LOG("%s: reuse refused", what);
+	EXPECT_EQ(want->overflow, g.overflow) TH_LOG("%s: overflows", what);
+	EXPECT_EQ(want->connect_fail, g.connect_fail)
+		TH_LOG("%s: failed connects", what);
+}
+
 /* ---- the tests ---- */
 
 /*
@@ -523,6 +580,7 @@ TEST_F_TIMEOUT(owners, two_cgroups_two_uids, 300)
 	static const int fams[3] = { AF_INET, AF_INET, AF_INET6 };
 	struct twtrace_record b[12];
 	union tw_sa dst[3], src[12];
+	struct tw_group g0;
 	char what[12][96], who[64];
 	struct want w[12];
 	int l[3], fds[3], i, j, n = 0;
@@ -562,6 +620,30 @@ TEST_F_TIMEOUT(owners, two_cgroups_two_uids, 300)
 			EXPECT_NE(w[j].cookie, w[i].cookie);
 		}
 	EXPECT_EQ(n, tw_recs_count(&self->rs, TWTRACE_EV_BIRTH, -1, 0, 0, 0));
+
+	/*
+	 * The groups file: cgroup a's six sockets and b's six, born there
+	 * and live as long as /proc/net/tcp has them (under a slow kernel
+	 * the first may expire: then as expired deaths).  The accepted
+	 * ends, the test's own, closed second: no TIME_WAIT.
+	 */
+	for (i = 0; i < 2; i++) {
+		struct tw_group want = { .births = 6 }, g;
+		int rows, again = 10;
+
+		do {
+			rows = proc_tw_rows(&src[6 * i], 6, dst, 3);
+			tw_group_get(self->ns, self->cg.id[i], &g);
+		} while (--again && (g.live != rows ||
+				     rows != proc_tw_rows(&src[6 * i], 6,
+							  dst, 3)));
+		want.live = rows;
+		want.death[TWTRACE_DEATH_EXPIRED] = 6 - rows;
+		check_group(_metadata, self->ns, self->cg.id[i],
+			    i ? "cgroup b" : "cgroup a", &want);
+	}
+	EXPECT_FALSE(tw_group_get(self->ns, self->cg.self, &g0))
+		TH_LOG("the test's own cgroup made no TIME_WAIT socket");
 	for (j = 0; j < 3; j++)
 		close(l[j]);
 }
@@ -708,9 +790,11 @@ TEST_F_TIMEOUT(owners, reuse_has_connecting_owner, 120)
 	};
 	static const int fams[1] = { AF_INET };
 	struct twtrace_record b, d;
+	struct tw_group ga = {}, gb = {};
 	struct want wt, w1, w2;
 	int l, fa, fb[2], ret;
 	struct tw_conn k, k2;
+	long long recycled0;
 	union tw_sa dst;
 
 	if (!self->cg.ok)
@@ -725,6 +809,7 @@ TEST_F_TIMEOUT(owners, reuse_has_connecting_owner, 120)
 	make_socks(_metadata, &self->cg, &ma, fams, 1, &fa);
 	make_socks(_metadata, &self->cg, &mb[0], fams, 1, &fb[0]);
 	make_socks(_metadata, &self->cg, &mb[1], fams, 1, &fb[1]);
+	recycled0 = tw_tcpext("TWRecycled");
 
 	wt = want_of(&self->cg, &ma, fa, ROLE_CLIENT,
 		     "the tw (cgroup a, uid 1001)");
@@ -756,6 +841,20 @@ TEST_F_TIMEOUT(owners, reuse_has_connecting_owner, 120)
 	EXPECT_EQ(TWTRACE_DEATH_REUSED, d.reason)
 		TH_LOG("death reason %s", tw_death_name(d.reason));
 	check_owner(_metadata, "death", &d.owner, &wt);
+
+	/*
+	 * The groups: a's tw was born and died reused in a; b's connects
+	 * were refused once (the connect failed: the program saw
+	 * EADDRNOTAVAIL) and allowed once, as TcpExt TWRecycled counts.
+	 */
+	ga.births = 1;
+	ga.death[TWTRACE_DEATH_REUSED] = 1;
+	check_group(_metadata, self->ns, self->cg.id[0], "cgroup a", &ga);
+	gb.reuse_refused = 1;
+	gb.reuse_allowed = tw_tcpext("TWRecycled") - recycled0;
+	EXPECT_EQ(1, gb.reuse_allowed) TH_LOG("TcpExt TWRecycled");
+	gb.connect_fail = 1;
+	check_group(_metadata, self->ns, self->cg.id[1], "cgroup b", &gb);
 	tw_conn_close(&k2);
 	close(l);
 }
@@ -794,6 +893,7 @@ TEST_F_TIMEOUT(owners, overflow_has_owner, 120)
 	static const struct maker ma = { .cg = 0, .uid = UID_A };
 	static const struct maker mb = { .cg = 1, .uid = UID_B };
 	static const int fams[2] = { AF_INET, AF_INET };
+	struct tw_group ga = {}, gb = {};
 	struct want w0, w1, w2;
 	int lfd, fa, fb[2];
 	long long ovf0;
@@ -841,6 +941,12 @@ TEST_F_TIMEOUT(owners, overflow_has_owner, 120)
 	EXPECT_EQ(2, tw_recs_count(&self->rs, TWTRACE_EV_OVERFLOW, -1, 0, 0,
 				   0));
 	EXPECT_EQ(1, tw_sockstat_tw());
+	/* The groups: a's one tw, b's two overflows (TcpExt's two). */
+	ga.births = 1;
+	ga.live = tw_sockstat_tw();
+	check_group(_metadata, self->ns, self->cg.id[0], "cgroup a", &ga);
+	gb.overflow = tw_tcpext("TCPTimeWaitOverflow") - ovf0;
+	check_group(_metadata, self->ns, self->cg.id[1], "cgroup b", &gb);
 	close(lfd);
 }
 
@@ -857,6 +963,7 @@ TEST_F_TIMEOUT(owners, born_before_load_has_cookie_only, 120)
 	static const struct maker ma = { .cg = 0, .uid = UID_A };
 	static const int fams[1] = { AF_INET };
 	struct twtrace_record d;
+	struct tw_group g = {};
 	long long retries = 0;
 	struct tw_conn k;
 	union tw_sa dst;
@@ -897,6 +1004,9 @@ TEST_F_TIMEOUT(owners, born_before_load_has_cookie_only, 120)
 	check_owner(_metadata, "death", &d.owner, &w);
 	EXPECT_EQ(0, recs_by_cookie(&self->rs, TWTRACE_EV_BIRTH, w.cookie,
 				    NULL));
+	/* Its death counts where owners not known go: cgroup 0. */
+	g.death[TWTRACE_DEATH_RST_RECEIVED] = 1;
+	check_group(_metadata, self->ns, 0, "born before load", &g);
 	tw_conn_close(&k);
 	close(l);
 }

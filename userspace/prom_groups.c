@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twtrace stat --prometheus: gauges of the live file, grouped, with a
- * bounded cardinality: the PROM_TOP largest groups, the rest summed in one
- * "other" series.  Counters by cgroup or destination are not exported: the
- * module counts per reason only, and a reader cannot count them exactly
- * without consuming the records (which stream and top do).
+ * twtrace stat --prometheus, grouped series, of bounded cardinality:
+ * - per (netns, cgroup), the module's own counters and live sockets (the
+ *   groups file): at most as many groups as its "groups" parameter, the
+ *   rest in cgroup="other";
+ * - per destination, gauges of the live file: the PROM_TOP largest, the
+ *   rest summed in one "other" series (the module counts no events per
+ *   destination, and a reader cannot without consuming the records).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,10 +17,6 @@
 
 #define PROM_TOP	20
 
-static const char *const help_cgroup[] = {
-	"TIME_WAIT sockets alive now, by network namespace and cgroup of their owner: the ",
-	" largest, the rest in cgroup=\"other\".",
-};
 
 static const char *const help_dest[] = {
 	"TIME_WAIT sockets alive now, by network namespace and destination: the ",
@@ -36,7 +35,6 @@ struct pg {
 	int family;
 	unsigned int dport;
 	__u8 daddr[16];
-	__u64 cgroup;		/* ~0: not known */
 };
 
 static int cmp_dest(const void *a, const void *b)
@@ -52,17 +50,6 @@ static int cmp_dest(const void *a, const void *b)
 	if (c)
 		return c;
 	return (int)x->dport - (int)y->dport;
-}
-
-static int cmp_cgroup(const void *a, const void *b)
-{
-	const struct pg *x = a, *y = b;
-
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	if (x->cgroup != y->cgroup)
-		return x->cgroup < y->cgroup ? -1 : 1;
-	return 0;
 }
 
 static int cmp_count(const void *a, const void *b)
@@ -106,36 +93,84 @@ static void label(const char *s)
 	}
 }
 
-static void cgroup_series(struct pg *v, size_t n)
+/* A group's labels: its netns and its cgroup's path ("unknown": 0). */
+static void group_labels(const struct tw_kgroup *g)
 {
-	__u64 rest = 0;
-	const char *path;
+	const char *path = NULL;
 	char id[24];
+
+	if (g->other) {
+		printf("netns=\"\",cgroup=\"other\"");
+		return;
+	}
+	if (g->cgroup)
+		path = owner_cgroup_path(g->cgroup);
+	if (!g->cgroup)
+		path = "unknown";
+	else if (!path)
+		path = (snprintf(id, sizeof(id), "%llu", g->cgroup), id);
+	printf("netns=\"%u\",cgroup=\"", g->netns);
+	label(path);
+	printf("\"");
+}
+
+/* One counter of every group, and its lines' header. */
+static void group_counter(const struct tw_kgroup *v, size_t n,
+			  const char *name, const char *help, size_t off)
+{
 	size_t i;
 
-	printf("# HELP twtrace_live_sockets %s%d%s\n", help_cgroup[0], PROM_TOP,
-	       help_cgroup[1]);
-	printf("# TYPE twtrace_live_sockets gauge\n");
+	prom_head(name, "counter", help);
 	for (i = 0; i < n; i++) {
-		if (i >= PROM_TOP) {
-			rest += v[i].n;
-			continue;
-		}
-		path = NULL;
-		if (v[i].cgroup != ~0ULL)
-			path = owner_cgroup_path(v[i].cgroup);
-		if (v[i].cgroup == ~0ULL)
-			path = "unknown";
-		else if (!path)
-			path = (snprintf(id, sizeof(id), "%llu", v[i].cgroup),
-				id);
-		printf("twtrace_live_sockets{netns=\"%u\",cgroup=\"",
-		       v[i].netns);
-		label(path);
-		printf("\"} %llu\n", v[i].n);
+		printf("%s{", name);
+		group_labels(&v[i]);
+		printf("} %llu\n", *(const __u64 *)((const char *)&v[i] + off));
 	}
-	printf("twtrace_live_sockets{netns=\"\",cgroup=\"other\"} %llu\n",
-	       rest);
+}
+
+#define GROUP_HELP " by network namespace and cgroup of the owner (the module's groups parameter bounds them; the rest: cgroup=\"other\")."
+
+static void group_series(const struct tw_kgroup *v, size_t n)
+{
+	size_t i;
+	int r;
+
+	prom_head("twtrace_live_sockets", "gauge",
+		  "TIME_WAIT sockets alive now (born since the load)," GROUP_HELP);
+	for (i = 0; i < n; i++) {
+		printf("twtrace_live_sockets{");
+		group_labels(&v[i]);
+		printf("} %lld\n", v[i].live);
+	}
+	group_counter(v, n, "twtrace_group_births_total",
+		      "TCP sockets that entered TIME_WAIT," GROUP_HELP,
+		      offsetof(struct tw_kgroup, births));
+	prom_head("twtrace_group_deaths_total", "counter",
+		  "TIME_WAIT sockets that ended, by reason," GROUP_HELP);
+	for (i = 0; i < n; i++) {
+		for (r = 0; r < TWTRACE_DEATH_NR; r++) {
+			printf("twtrace_group_deaths_total{");
+			group_labels(&v[i]);
+			printf(",reason=\"%s\"} %llu\n", tw_death_names[r],
+			       v[i].death[r]);
+		}
+	}
+	prom_head("twtrace_group_reuse_decisions_total", "counter",
+		  "Decisions on reusing a TIME_WAIT socket's tuple, by the connecting socket's owner," GROUP_HELP);
+	for (i = 0; i < n; i++) {
+		printf("twtrace_group_reuse_decisions_total{");
+		group_labels(&v[i]);
+		printf(",allowed=\"true\"} %llu\n", v[i].reuse_ok);
+		printf("twtrace_group_reuse_decisions_total{");
+		group_labels(&v[i]);
+		printf(",allowed=\"false\"} %llu\n", v[i].reuse_no);
+	}
+	group_counter(v, n, "twtrace_group_overflows_total",
+		      "Connections that got no TIME_WAIT socket," GROUP_HELP,
+		      offsetof(struct tw_kgroup, ovf));
+	group_counter(v, n, "twtrace_group_connect_failures_total",
+		      "connect() calls that found no local port," GROUP_HELP,
+		      offsetof(struct tw_kgroup, cfail));
 }
 
 static void dest_series(struct pg *v, size_t n, const struct pp_table *t)
@@ -193,47 +228,43 @@ static void dest_series(struct pg *v, size_t n, const struct pp_table *t)
 int prom_groups(const char *dir)
 {
 	struct tw_filter f = { 0 };
-	struct pg *cg = NULL, *dst = NULL;
+	struct tw_kgroup *kg = NULL;
+	struct pg *dst = NULL;
 	struct tw_sock *s;
 	struct pp_table t;
+	size_t n, nk, i;
 	bool have_t;
-	size_t n, i;
 	int rc;
 
+	rc = groups_read(dir, &kg, &nk);
+	if (rc)
+		return rc;
+	group_series(kg, nk);
+	free(kg);
 	rc = read_live(dir, &f, &s, &n);
 	if (rc)
 		return rc;
 	if (n) {
-		cg = calloc(n, sizeof(*cg));
 		dst = calloc(n, sizeof(*dst));
-		if (!cg || !dst) {
+		if (!dst) {
 			tw_err("out of memory");
 			rc = EXIT_ERR;
 			goto out;
 		}
 	}
 	for (i = 0; i < n; i++) {
-		bool known = s[i].owner.role > TWTRACE_ROLE_UNKNOWN &&
-			     s[i].owner.role < TWTRACE_ROLE_NR &&
-			     s[i].owner.cgroup;
-
-		cg[i].n = 1;
-		cg[i].netns = s[i].netns;
-		cg[i].cgroup = known ? s[i].owner.cgroup : ~0ULL;
 		dst[i].n = 1;
 		dst[i].netns = s[i].netns;
 		memcpy(dst[i].daddr, s[i].daddr, 16);
 		dst[i].family = addr_unmap(s[i].family, dst[i].daddr);
 		dst[i].dport = s[i].dport;
 	}
-	cgroup_series(cg, collapse(cg, n, cmp_cgroup));
 	/* Headroom is of the reader's namespace; not an error if unknown. */
 	have_t = !ports_read(NULL, &t);
 	dest_series(dst, collapse(dst, n, cmp_dest), have_t ? &t : NULL);
 	if (have_t)
 		ports_free(&t);
 out:
-	free(cg);
 	free(dst);
 	free(s);
 	return rc;

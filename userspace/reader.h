@@ -349,8 +349,24 @@ struct pp_table {
 int ports_read(const char *netns_path, struct pp_table *t);
 void ports_free(struct pp_table *t);
 
-/* stat --prometheus: the live file's gauges by cgroup and destination. */
+/* The module's counters per (netns, cgroup) group (groups.c). */
+struct tw_kgroup {
+	__u32 netns;
+	__u64 cgroup;		/* 0: owner not known */
+	bool other;		/* the groups beyond the module's bound */
+	__s64 live;
+	__u64 births, rearms, death[TWTRACE_DEATH_NR];
+	__u64 reuse_ok, reuse_no, ovf, cfail;
+};
+
+int groups_read(const char *dir, struct tw_kgroup **out, size_t *count);
+
+/*
+ * stat --prometheus: the module's counters and live sockets per group,
+ * the live file's gauges by destination.
+ */
 int prom_groups(const char *dir);
+void prom_head(const char *name, const char *type, const char *help);
 
 /* Commands. */
 int cmd_stream(int argc, char **argv);

@@ -205,7 +205,7 @@ static void prom_secs(char *buf, size_t len, __u64 ns)
 		buf[--n] = '\0';
 }
 
-static void prom_head(const char *name, const char *type, const char *help)
+void prom_head(const char *name, const char *type, const char *help)
 {
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }

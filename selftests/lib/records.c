@@ -319,6 +319,100 @@ bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out)
 	return l;
 }
 
+/* Where a groups file column goes in a struct tw_group; NULL: ignored. */
+static long long *tw_group_field(struct tw_group *g, const char *name)
+{
+	unsigned int r;
+
+	if (!strcmp(name, "live"))
+		return &g->live;
+	if (!strcmp(name, "births"))
+		return &g->births;
+	if (!strcmp(name, "rearms"))
+		return &g->rearms;
+	if (!strcmp(name, "reuse_allowed"))
+		return &g->reuse_allowed;
+	if (!strcmp(name, "reuse_refused"))
+		return &g->reuse_refused;
+	if (!strcmp(name, "overflow"))
+		return &g->overflow;
+	if (!strcmp(name, "connect_fail"))
+		return &g->connect_fail;
+	for (r = 0; r < TWTRACE_DEATH_NR; r++)
+		if (!strncmp(name, "death_", 6) &&
+		    !strcmp(name + 6, tw_death_name(r)))
+			return &g->death[r];
+	return NULL;
+}
+
+#define TW_GROUP_COLS	32
+
+int tw_groups_read(struct tw_group *v, int max)
+{
+	char line[1024], cols[TW_GROUP_COLS][32], *tok, *save;
+	FILE *f = fopen(TW_DIR "/groups", "r");
+	int ncols = 0, n = 0, bad = 0, i;
+	struct tw_group g;
+	long long *p;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#') {
+			ncols = 0;
+			for (tok = strtok_r(line + 1, " ", &save);
+			     tok && ncols < TW_GROUP_COLS;
+			     tok = strtok_r(NULL, " ", &save))
+				snprintf(cols[ncols++], sizeof(cols[0]), "%s",
+					 tok);
+			continue;
+		}
+		memset(&g, 0, sizeof(g));
+		i = 0;
+		for (tok = strtok_r(line, " ", &save); tok;
+		     tok = strtok_r(NULL, " ", &save), i++) {
+			if (i >= ncols) {
+				bad++;
+				break;
+			}
+			if (!strcmp(cols[i], "netns"))
+				g.netns = strcmp(tok, "-") ?
+					  strtoul(tok, NULL, 10) : 0;
+			else if (!strcmp(cols[i], "cgroup"))
+				g.cgroup = strcmp(tok, "-") ?
+					   strtoull(tok, NULL, 10) : 0;
+			else if ((p = tw_group_field(&g, cols[i])))
+				*p = strtoll(tok, NULL, 10);
+		}
+		if (i != ncols || ncols < 4) {
+			bad++;
+			continue;
+		}
+		if (v && n < max)
+			v[n] = g;
+		n++;
+	}
+	fclose(f);
+	return bad ? -1 : n;
+}
+
+bool tw_group_get(unsigned int netns, unsigned long long cgroup,
+		  struct tw_group *out)
+{
+	struct tw_group v[512];
+	int n = tw_groups_read(v, 512), i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < n && i < 512; i++) {
+		if (v[i].netns == netns && v[i].cgroup == cgroup) {
+			*out = v[i];
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * stats live and the number of live lines of every netns (the first @max
  * into @v), read until they agree, at most 10 times: whether they did.

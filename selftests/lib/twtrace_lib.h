@@ -113,6 +113,14 @@ struct tw_live {
 	int role;			/* enum twtrace_role; -1 if unknown name */
 };
 
+/* A line of the groups file; netns 0 and cgroup 0: the "other" line. */
+struct tw_group {
+	unsigned int netns;
+	unsigned long long cgroup;	/* 0: owner not known */
+	long long live, births, rearms, death[TWTRACE_DEATH_NR];
+	long long reuse_allowed, reuse_refused, overflow, connect_fail;
+};
+
 struct tw_tcprow {
 	int family;			/* 4 or 6 */
 	unsigned char laddr[16], raddr[16];
@@ -377,6 +385,15 @@ bool tw_live_stat_stable(struct tw_live *v, int max, long long *stat,
 
 /* Is tw @id in the live file (of netns @ns)?  Its line in @out. */
 bool tw_live_has(unsigned int ns, unsigned long long id, struct tw_live *out);
+/*
+ * The groups file's lines, by the names of its header's columns (others
+ * are ignored), the first @max into @v: their number, -1 if the file is
+ * missing or does not parse.
+ */
+int tw_groups_read(struct tw_group *v, int max);
+/* The group (@netns, @cgroup) into @out, zeroes if absent: whether there. */
+bool tw_group_get(unsigned int netns, unsigned long long cgroup,
+		  struct tw_group *out);
 
 /* ---- sockets (lib/sock.c) ---- */
 
