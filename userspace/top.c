@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * twtrace top: TIME_WAIT activity per group (destination, local port,
- * cgroup or user), each interval, like tcptop.  Each interval it consumes
- * the records written since the last one from the cpuN files (as stream
- * does: one reader at a time) and takes a snapshot of the live file.
+ * cgroup or user), each interval, like tcptop.
+ *
+ * By cgroup, it reads the module's own counters per (netns, cgroup), the
+ * groups file, and shows what they gained in the interval: it takes no
+ * record from the rings.  By anything else, each interval it consumes the
+ * records written since the last one from the cpuN files (as stream does:
+ * one reader at a time) and takes a snapshot of the live file.
  *
  * Memory is bounded: at most TOP_GROUPS groups an interval; the records
- * and sockets of further keys are summed into one "(other)" group.
+ * and sockets of further keys are summed into one "(other)" group, as are
+ * the module's groups beyond its own bound.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -38,11 +43,16 @@ struct top_key {
 	__u8 __pad[5];
 };
 
-struct top_group {
-	struct top_key key;
+struct top_counts {
 	__u64 live, births, rearms, deaths;
 	__u64 death[TWTRACE_DEATH_NR];
 	__u64 reuse_ok, reuse_no, ovf, cfail;
+};
+
+struct top_group {
+	struct top_key key;
+	struct top_counts c;		/* this interval's; live: now */
+	struct top_counts total;	/* -g cgroup: cumulative */
 	bool have_headroom;
 	__s64 headroom;
 };
@@ -62,6 +72,8 @@ struct top_state {
 	bool no_headroom;	/* sock_diag could not be read */
 	__u32 own_netns;
 	struct top_group tot;
+	struct tw_kgroup *prev;	/* -g cgroup: the groups file, last read */
+	size_t nprev;
 };
 
 static atomic_int stop;
@@ -80,9 +92,10 @@ static void top_usage(FILE *f)
 		"TIME_WAIT activity per group each INTERVAL seconds (1), COUNT times or until\n"
 		"Ctrl-C: LIVE now, BIRTHS/s, DEATHS (EXPIRED, REUSED, RST, OTHER), reuse\n"
 		"decisions ALLOWED/REFUSED, overflows OVF, failed connects CFAIL and, per\n"
-		"destination, the HEADROOM of local ports left (twtrace ports).  It consumes\n"
-		"the module's records, as stream does; the first interval counts those\n"
-		"waiting when it starts.  At most %d groups: the rest in one \"(other)\".\n"
+		"destination, the HEADROOM of local ports left (twtrace ports).  By cgroup\n"
+		"(and netns) it reads the module's own counters and takes no record; else it\n"
+		"consumes the module's records, as stream does, and the first interval counts\n"
+		"those waiting when it starts.  At most %d groups: the rest in one \"(other)\".\n"
 		"\n"
 		"  -g, --group BY  dest (the default), lport, cgroup or uid\n"
 		"  -n ROWS         rows shown (%d); -j shows them all\n"
@@ -149,6 +162,7 @@ static struct top_group *group(struct top_state *s, __u32 netns, int family,
 		k.port = lport;
 		break;
 	case BY_CGROUP:
+		k.netns = netns;
 		k.known = known(o) && o->cgroup;
 		k.id = k.known ? o->cgroup : 0;
 		break;
@@ -177,27 +191,27 @@ static void count(void *arg, const struct twtrace_record *r, int cpu)
 	for (i = 0; i < 2; i++, g = &s->tot) {
 		switch (r->type) {
 		case TWTRACE_EV_BIRTH:
-			g->births++;
+			g->c.births++;
 			break;
 		case TWTRACE_EV_REARM:
-			g->rearms++;
+			g->c.rearms++;
 			break;
 		case TWTRACE_EV_DEATH:
-			g->deaths++;
+			g->c.deaths++;
 			if (r->reason < TWTRACE_DEATH_NR)
-				g->death[r->reason]++;
+				g->c.death[r->reason]++;
 			break;
 		case TWTRACE_EV_REUSE:
 			if (r->flags & TWTRACE_F_ALLOWED)
-				g->reuse_ok++;
+				g->c.reuse_ok++;
 			else
-				g->reuse_no++;
+				g->c.reuse_no++;
 			break;
 		case TWTRACE_EV_OVERFLOW:
-			g->ovf++;
+			g->c.ovf++;
 			break;
 		case TWTRACE_EV_CONNECT_FAIL:
-			g->cfail++;
+			g->c.cfail++;
 			break;
 		}
 	}
@@ -210,9 +224,90 @@ static void count_live(struct top_state *s, const struct tw_sock *v,
 
 	for (i = 0; i < n; i++) {
 		group(s, v[i].netns, v[i].family, v[i].daddr, v[i].dport,
-		      v[i].sport, &v[i].owner)->live++;
-		s->tot.live++;
+		      v[i].sport, &v[i].owner)->c.live++;
+		s->tot.c.live++;
 	}
+}
+
+/* What counter @now gained since @then: all of it after a reset. */
+static __u64 gain(__u64 now, __u64 then)
+{
+	return now >= then ? now - then : now;
+}
+
+/* Group @g's counters as they were at the last interval; NULL: new. */
+static const struct tw_kgroup *kg_prev(const struct top_state *s,
+				       const struct tw_kgroup *g)
+{
+	size_t i;
+
+	for (i = 0; i < s->nprev; i++)
+		if (s->prev[i].other == g->other &&
+		    s->prev[i].netns == g->netns &&
+		    s->prev[i].cgroup == g->cgroup)
+			return &s->prev[i];
+	return NULL;
+}
+
+/* The module's counters of @g into @c, less those of @then if any. */
+static void kg_counts(struct top_counts *c, const struct tw_kgroup *g,
+		      const struct tw_kgroup *then)
+{
+	static const struct tw_kgroup zero;
+	int r;
+
+	if (!then)
+		then = &zero;
+	c->live += g->live > 0 ? g->live : 0;
+	c->births += gain(g->births, then->births);
+	c->rearms += gain(g->rearms, then->rearms);
+	for (r = 0; r < TWTRACE_DEATH_NR; r++) {
+		c->death[r] += gain(g->death[r], then->death[r]);
+		c->deaths += gain(g->death[r], then->death[r]);
+	}
+	c->reuse_ok += gain(g->reuse_ok, then->reuse_ok);
+	c->reuse_no += gain(g->reuse_no, then->reuse_no);
+	c->ovf += gain(g->ovf, then->ovf);
+	c->cfail += gain(g->cfail, then->cfail);
+}
+
+/*
+ * -g cgroup: the groups file read now, each group's gain since the last
+ * read, and its cumulative counts (since the counters' start).
+ */
+static int kg_interval(const char *dir, struct top_state *s)
+{
+	struct twtrace_owner o = { .role = TWTRACE_ROLE_CLIENT };
+	const struct tw_kgroup *then;
+	struct tw_kgroup *v;
+	struct top_group *g;
+	size_t n, i;
+	int rc;
+
+	rc = groups_read(dir, &v, &n);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (v[i].other) {
+			/* the module's bound, not ours: "(other)" too */
+			g = &s->g[TOP_GROUPS];
+			s->other_used |= v[i].births || v[i].live ||
+					 v[i].cfail || v[i].ovf ||
+					 v[i].reuse_ok || v[i].reuse_no;
+		} else {
+			o.cgroup = v[i].cgroup;
+			g = group(s, v[i].netns, 0, NULL, 0, 0, &o);
+		}
+		then = kg_prev(s, &v[i]);
+		kg_counts(&g->c, &v[i], then);
+		kg_counts(&s->tot.c, &v[i], then);
+		kg_counts(&g->total, &v[i], NULL);
+		kg_counts(&s->tot.total, &v[i], NULL);
+	}
+	free(s->prev);
+	s->prev = v;
+	s->nprev = n;
+	return EXIT_OK;
 }
 
 /* Per destination of the reader's namespace: the fewest ports left. */
@@ -238,7 +333,7 @@ static void headroom(struct top_state *s, const struct pp_table *t)
 
 static __u64 pressure(const struct top_group *g)
 {
-	return g->live + g->cfail;
+	return g->c.live + g->c.cfail;
 }
 
 static int cmp_groups(const void *a, const void *b)
@@ -251,8 +346,8 @@ static int cmp_groups(const void *a, const void *b)
 		return x->headroom < y->headroom ? -1 : 1;
 	if (pressure(x) != pressure(y))
 		return pressure(x) > pressure(y) ? -1 : 1;
-	if (x->births != y->births)
-		return x->births > y->births ? -1 : 1;
+	if (x->c.births != y->c.births)
+		return x->c.births > y->c.births ? -1 : 1;
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
@@ -300,14 +395,14 @@ static void group_name(const struct top_state *s, const struct top_group *g,
 
 static __u64 rst(const struct top_group *g)
 {
-	return g->death[TWTRACE_DEATH_RST_RECEIVED] +
-	       g->death[TWTRACE_DEATH_RST_SENT];
+	return g->c.death[TWTRACE_DEATH_RST_RECEIVED] +
+	       g->c.death[TWTRACE_DEATH_RST_SENT];
 }
 
 static __u64 death_other(const struct top_group *g)
 {
-	return g->deaths - g->death[TWTRACE_DEATH_EXPIRED] -
-	       g->death[TWTRACE_DEATH_REUSED] - rst(g);
+	return g->c.deaths - g->c.death[TWTRACE_DEATH_EXPIRED] -
+	       g->c.death[TWTRACE_DEATH_REUSED] - rst(g);
 }
 
 static const struct tw_col top_cols[] = {
@@ -339,17 +434,17 @@ static void text_row(const struct top_state *s, const struct top_group *g,
 	vals[0] = name;
 	for (i = 1; i < TOP_NCOLS; i++)
 		vals[i] = cell[i];
-	snprintf(cell[1], 64, "%llu", g->live);
-	snprintf(cell[2], 64, "%.1f", secs > 0 ? g->births / secs : 0.0);
-	snprintf(cell[3], 64, "%llu", g->deaths);
-	snprintf(cell[4], 64, "%llu", g->death[TWTRACE_DEATH_EXPIRED]);
-	snprintf(cell[5], 64, "%llu", g->death[TWTRACE_DEATH_REUSED]);
+	snprintf(cell[1], 64, "%llu", g->c.live);
+	snprintf(cell[2], 64, "%.1f", secs > 0 ? g->c.births / secs : 0.0);
+	snprintf(cell[3], 64, "%llu", g->c.deaths);
+	snprintf(cell[4], 64, "%llu", g->c.death[TWTRACE_DEATH_EXPIRED]);
+	snprintf(cell[5], 64, "%llu", g->c.death[TWTRACE_DEATH_REUSED]);
 	snprintf(cell[6], 64, "%llu", rst(g));
 	snprintf(cell[7], 64, "%llu", death_other(g));
-	snprintf(cell[8], 64, "%llu", g->reuse_ok);
-	snprintf(cell[9], 64, "%llu", g->reuse_no);
-	snprintf(cell[10], 64, "%llu", g->ovf);
-	snprintf(cell[11], 64, "%llu", g->cfail);
+	snprintf(cell[8], 64, "%llu", g->c.reuse_ok);
+	snprintf(cell[9], 64, "%llu", g->c.reuse_no);
+	snprintf(cell[10], 64, "%llu", g->c.ovf);
+	snprintf(cell[11], 64, "%llu", g->c.cfail);
 	if (g->have_headroom)
 		snprintf(cell[12], 64, "%lld", g->headroom);
 	else
@@ -357,20 +452,24 @@ static void text_row(const struct top_state *s, const struct top_group *g,
 	table_row(top_cols, TOP_NCOLS, vals, stdout);
 }
 
-static void json_counts(const struct top_group *g, double secs)
+/* The counts of an interval of @secs; < 0: cumulative, no live or rate. */
+static void json_counts(const struct top_counts *c, double secs)
 {
 	int i;
 
-	printf("\"live\":%llu,\"births\":%llu,\"births_per_s\":%.3f,",
-	       g->live, g->births, secs > 0 ? g->births / secs : 0.0);
-	printf("\"rearms\":%llu,\"deaths\":%llu,\"death\":{", g->rearms,
-	       g->deaths);
+	if (secs >= 0)
+		printf("\"live\":%llu,\"births\":%llu,\"births_per_s\":%.3f,",
+		       c->live, c->births, secs > 0 ? c->births / secs : 0.0);
+	else
+		printf("\"births\":%llu,", c->births);
+	printf("\"rearms\":%llu,\"deaths\":%llu,\"death\":{", c->rearms,
+	       c->deaths);
 	for (i = 0; i < TWTRACE_DEATH_NR; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", tw_death_names[i],
-		       g->death[i]);
+		       c->death[i]);
 	printf("},\"reuse_allowed\":%llu,\"reuse_refused\":%llu,",
-	       g->reuse_ok, g->reuse_no);
-	printf("\"overflows\":%llu,\"connect_fail\":%llu", g->ovf, g->cfail);
+	       c->reuse_ok, c->reuse_no);
+	printf("\"overflows\":%llu,\"connect_fail\":%llu", c->ovf, c->cfail);
 }
 
 static void json_group(const struct top_state *s, const struct top_group *g,
@@ -396,6 +495,7 @@ static void json_group(const struct top_state *s, const struct top_group *g,
 			printf(",\"lport\":%u", k->port);
 			break;
 		case BY_CGROUP:
+			printf(",\"netns\":%u", k->netns);
 			if (k->known)
 				printf(",\"cgroup_id\":%llu", k->id);
 			else
@@ -410,7 +510,12 @@ static void json_group(const struct top_state *s, const struct top_group *g,
 		}
 	}
 	printf(",");
-	json_counts(g, secs);
+	json_counts(&g->c, secs);
+	if (s->o->by == BY_CGROUP) {
+		printf(",\"cumulative\":{");
+		json_counts(&g->total, -1);
+		printf("}");
+	}
 	if (g->have_headroom)
 		printf(",\"headroom\":%lld}", g->headroom);
 	else
@@ -433,9 +538,11 @@ static void show(struct top_state *s, double secs, __u64 lost)
 		       now_ns(CLOCK_REALTIME), (__u64)(secs * 1e9));
 		printf("\"group_by\":\"%s\",\"groups_max\":%d,",
 		       by_names[s->o->by], TOP_GROUPS);
+		printf("\"source\":\"%s\",",
+		       s->o->by == BY_CGROUP ? "groups" : "rings");
 		printf("\"other_used\":%s,\"lost\":%llu,\"totals\":{",
 		       s->other_used ? "true" : "false", lost);
-		json_counts(&s->tot, secs);
+		json_counts(&s->tot.c, secs);
 		printf("},\"groups\":[");
 		for (i = 0; i < n; i++) {
 			if (i)
@@ -449,10 +556,12 @@ static void show(struct top_state *s, double secs, __u64 lost)
 		printf("\033[H\033[2J");
 	fmt_hms(hms, sizeof(hms), now_ns(CLOCK_REALTIME));
 	printf("%s  live %llu  births %llu  deaths %llu  reuse %llu/%llu",
-	       hms, s->tot.live, s->tot.births, s->tot.deaths,
-	       s->tot.reuse_ok, s->tot.reuse_no);
-	printf("  ovf %llu  cfail %llu  lost %llu  groups %zu%s\n",
-	       s->tot.ovf, s->tot.cfail, lost, s->n, s->other_used ?
+	       hms, s->tot.c.live, s->tot.c.births, s->tot.c.deaths,
+	       s->tot.c.reuse_ok, s->tot.c.reuse_no);
+	printf("  ovf %llu  cfail %llu", s->tot.c.ovf, s->tot.c.cfail);
+	if (s->o->by != BY_CGROUP)
+		printf("  lost %llu", lost);
+	printf("  groups %zu%s\n", s->n, s->other_used ?
 	       " (more keys than the bound: summed in \"(other)\")" : "");
 	table_row(top_cols, TOP_NCOLS, NULL, stdout);
 	for (i = 0; i < n && i < s->o->rows; i++)
@@ -505,6 +614,12 @@ static int interval(const char *dir, struct tw_merge *m,
 	memset(s->hash, 0xff, TOP_HASH * sizeof(*s->hash));
 	memset(&s->g[TOP_GROUPS], 0, sizeof(s->g[TOP_GROUPS]));
 	memset(&s->tot, 0, sizeof(s->tot));
+	if (s->o->by == BY_CGROUP) {
+		rc = kg_interval(dir, s);
+		if (rc)
+			return rc;
+		goto shown;
+	}
 	rc = drain_all(m, s);
 	if (rc)
 		return rc;
@@ -522,6 +637,7 @@ static int interval(const char *dir, struct tw_merge *m,
 			ports_free(&t);
 		}
 	}
+shown:
 	l = lost_of(m);
 	show(s, secs, l - *lost);
 	*lost = l;
@@ -615,7 +731,11 @@ int cmd_top(int argc, char **argv)
 		rc = EXIT_ERR;
 		goto out;
 	}
-	rc = merge_open(&m, dir, rsz);
+	/* By cgroup, the module's counters, read once now to start from. */
+	if (o.by == BY_CGROUP)
+		rc = groups_read(dir, &s.prev, &s.nprev);
+	else
+		rc = merge_open(&m, dir, rsz);
 	if (rc)
 		goto out;
 
@@ -644,6 +764,7 @@ int cmd_top(int argc, char **argv)
 	}
 out:
 	merge_free(&m);
+	free(s.prev);
 	free(s.g);
 	free(s.hash);
 	owner_free();

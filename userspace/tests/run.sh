@@ -242,6 +242,18 @@ live_file() {
 EOF
 }
 
+# The module's counters per (netns, cgroup): their sums are the stats'.
+GROUPS_HEAD="# netns cgroup live births rearms death_expired death_reused death_rst_received death_syn_recycled death_rst_sent death_admin_destroyed death_netns_purge death_unknown reuse_allowed reuse_refused overflow connect_fail"
+groups_file() {
+	echo "$GROUPS_HEAD"
+	cat <<EOF
+4026531840 $ID_SESSION 1 ${1:-6} 2 3 1 1 0 0 0 0 0 2 1 0 2
+4026531840 0 1 0 0 0 0 1 0 0 0 0 0 0 0 0 0
+4026532000 $ID_NGINX 1 4 1 2 0 0 0 0 0 0 0 0 2 1 0
+- - 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+EOF
+}
+
 probes_file() {
 	cat <<'EOF'
 # symbol attached hits missed fires
@@ -291,6 +303,7 @@ mkfake() {
 	stats_file >"$d/stats"
 	hist_file >"$d/hist"
 	live_file >"$d/live"
+	groups_file >"$d/groups"
 	probes_file >"$d/probes"
 	cpu0_recs | "$MKREC" >"$d/cpu0"
 	cpu1_recs | "$MKREC" >"$d/cpu1"
@@ -696,6 +709,25 @@ EOF
 	out_has '# TYPE twtrace_live gauge'
 	out_has 'twtrace_live 4'
 	out_has 'twtrace_lost_records_total 0'
+	# the module's groups: every one, "other" last
+	out_has '# TYPE twtrace_live_sockets gauge'
+	out_has "twtrace_live_sockets{netns=\"4026531840\",cgroup=\"$CG_SESSION\"} 1"
+	out_has 'twtrace_live_sockets{netns="4026531840",cgroup="unknown"} 1'
+	out_has 'twtrace_live_sockets{netns="",cgroup="other"} 0'
+	out_has '# TYPE twtrace_group_births_total counter'
+	out_has "twtrace_group_births_total{netns=\"4026532000\",cgroup=\"$CG_NGINX\"} 4"
+	out_has 'twtrace_group_deaths_total{netns="4026531840",cgroup="unknown",reason="rst_received"} 1'
+	out_has "twtrace_group_deaths_total{netns=\"4026531840\",cgroup=\"$CG_SESSION\",reason=\"expired\"} 3"
+	out_has "twtrace_group_reuse_decisions_total{netns=\"4026531840\",cgroup=\"$CG_SESSION\",allowed=\"true\"} 2"
+	out_has "twtrace_group_reuse_decisions_total{netns=\"4026532000\",cgroup=\"$CG_NGINX\",allowed=\"false\"} 2"
+	out_has "twtrace_group_overflows_total{netns=\"4026532000\",cgroup=\"$CG_NGINX\"} 1"
+	out_has "twtrace_group_connect_failures_total{netns=\"4026531840\",cgroup=\"$CG_SESSION\"} 2"
+	# each group counter sums to its overall counter
+	awk '/^twtrace_group_births_total/ { b += $2 }
+		/^twtrace_group_connect_failures_total/ { c += $2 }
+		/^twtrace_group_deaths_total/ { d += $2 }
+		END { exit !(b == 10 && c == 2 && d == 8) }' "$T/out" ||
+		why+=" group sums;"
 	out_has '# TYPE twtrace_lifetime_seconds histogram'
 	# expired: 3 in [2^35, 2^36) ns, 1 in [2^36, 2^37) ns
 	out_has 'twtrace_lifetime_seconds_bucket{reason="expired",le="34.359738368"} 0'
@@ -723,6 +755,32 @@ EOF
 			why+=" promtool: $(cat "$T/prom");"
 	fi
 	end
+
+	begin "stat --prometheus: groups, a column it does not know"
+	{
+		echo "${GROUPS_HEAD/ births / future births }"
+		echo "4026531840 7 5 99 8 0 0 0 0 0 0 0 0 0 0 0 0 0"
+		echo "- - 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"
+	} >"$F/groups"
+	run stat --prometheus
+	rc_is 0
+	out_has 'twtrace_live_sockets{netns="4026531840",cgroup="7"} 5'
+	out_has 'twtrace_group_births_total{netns="4026531840",cgroup="7"} 8'
+	end
+
+	begin "stat --prometheus: groups, a line short of its header"
+	echo "4026531840 7 5" >>"$F/groups"
+	run stat --prometheus
+	rc_is 3
+	err_has "groups: line 4: not as its header says"
+	end
+
+	begin "stat --prometheus: groups, a live count that is not a number"
+	groups_file | sed 's/^4026532000 \([0-9]*\) 1 /4026532000 \1 -x /' >"$F/groups"
+	run stat --prometheus
+	rc_is 3
+	end
+	mkfake "$F"
 
 	begin "stat: a counter missing is a mismatch"
 	grep -v death_unknown "$F/stats" >"$T/s" && mv "$T/s" "$F/stats"
@@ -1884,10 +1942,37 @@ test_top_ports() {
 	out_has "cfail 1"
 	end
 
-	begin "top -g cgroup -j: cgroup ids"
+	# Without its cpuN files: top -g cgroup does not read the rings.
+	begin "top -g cgroup -j: the module's groups, the rings untouched"
+	mv "$d/cpu0" "$T/cpu0.keep"
+	mv "$d/cpu1" "$T/cpu1.keep"
 	run top -j -g cgroup 0.1 1
 	rc_is 0
-	jq_ok "[.groups[] | select(.cgroup_id == $ID_SESSION)][0] | .live == 1 and .connect_fail == 1"
+	jq_ok '.source == "groups" and .totals.live == 3 and .totals.births == 0'
+	jq_ok "[.groups[] | select(.cgroup_id == $ID_SESSION)][0] | .netns == 4026531840 and .live == 1 and .connect_fail == 0 and .cumulative.connect_fail == 2 and .cumulative.births == 6 and .cumulative.death.expired == 3 and .cumulative.reuse_refused == 1"
+	jq_ok "[.groups[] | select(.cgroup_id == null)][0] | .netns == 4026531840 and .cumulative.death.rst_received == 1"
+	run top -C -g cgroup 0.1 1
+	out_has "$CG_NGINX"
+	out_lacks "lost"
+	run top -j -g dest 0.1 1
+	rc_is 1
+	mv "$T/cpu0.keep" "$d/cpu0"
+	mv "$T/cpu1.keep" "$d/cpu1"
+	end
+
+	# A FIFO: top reads the groups file once to start from, once an
+	# interval, and sees what each writer wrote.
+	begin "top -g cgroup -j: the gain of an interval"
+	rm -f "$d/groups"
+	mkfifo "$d/groups"
+	{ groups_file 6 >"$d/groups"; groups_file 9 >"$d/groups"; } &
+	bgpids+=($!)
+	run top -j -g cgroup 0.1 1
+	rc_is 0
+	jq_ok "[.groups[] | select(.cgroup_id == $ID_SESSION)][0] | .births == 3 and .cumulative.births == 9 and .births_per_s > 0"
+	jq_ok '.totals.births == 3'
+	rm -f "$d/groups"
+	groups_file >"$d/groups"
 	end
 
 	begin "top -n 1: one row"
