@@ -381,6 +381,9 @@ static void group_name(const struct top_state *s, const struct top_group *g,
 			snprintf(buf, len, "%s", path);
 		else
 			snprintf(buf, len, "%llu", k->id);
+		n = strlen(buf);
+		if (k->netns != s->own_netns && n < len)
+			snprintf(buf + n, len - n, " netns %u", k->netns);
 		break;
 	case BY_UID:
 		if (!k->known)

@@ -1960,20 +1960,6 @@ test_top_ports() {
 	mv "$T/cpu1.keep" "$d/cpu1"
 	end
 
-	# A FIFO: top reads the groups file once to start from, once an
-	# interval, and sees what each writer wrote.
-	begin "top -g cgroup -j: the gain of an interval"
-	rm -f "$d/groups"
-	mkfifo "$d/groups"
-	{ groups_file 6 >"$d/groups"; groups_file 9 >"$d/groups"; } &
-	bgpids+=($!)
-	run top -j -g cgroup 0.1 1
-	rc_is 0
-	jq_ok "[.groups[] | select(.cgroup_id == $ID_SESSION)][0] | .births == 3 and .cumulative.births == 9 and .births_per_s > 0"
-	jq_ok '.totals.births == 3'
-	rm -f "$d/groups"
-	groups_file >"$d/groups"
-	end
 
 	begin "top -n 1: one row"
 	run top -C -n 1 -g lport 0.1 1
