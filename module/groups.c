@@ -38,7 +38,9 @@
 static unsigned int twtrace_max_groups = TWTRACE_GROUPS_DEFAULT;
 module_param_named(groups, twtrace_max_groups, uint, 0444);
 MODULE_PARM_DESC(groups,
-		 "Most (netns, cgroup) groups counted apart (0-" __stringify(TWTRACE_GROUPS_MAX) "); the events of more are counted as \"other\"");
+		 "Most (netns, cgroup) groups counted apart (0-"
+		 __stringify(TWTRACE_GROUPS_MAX)
+		 "); the events of more are counted as \"other\"");
 
 #define TWTRACE_GROUP_CHUNK	64
 
@@ -139,6 +141,7 @@ static u16 *group_slot(u32 netns, u64 cgroup, u16 *idx)
 
 	for (;; i++) {
 		s = &twtrace_gslots[i & twtrace_gslot_mask];
+		/* Pairs with the release in twtrace_group_of(): the key. */
 		*idx = smp_load_acquire(s);
 		if (!*idx)
 			return s;
@@ -168,7 +171,9 @@ u16 twtrace_group_of(u32 netns, u64 cgroup)
 		idx = twtrace_groups_used + 1;
 		twtrace_gkeys[idx].netns = netns;
 		twtrace_gkeys[idx].cgroup = cgroup;
+		/* The key, then the index: see group_slot(). */
 		smp_store_release(s, idx);
+		/* The key, then the count: see twtrace_groups_count(). */
 		smp_store_release(&twtrace_groups_used, idx);
 	}
 	raw_spin_unlock_irqrestore(&twtrace_groups_lock, flags);
@@ -202,6 +207,7 @@ NOKPROBE_SYMBOL(twtrace_group_live_dec);
 
 unsigned int twtrace_groups_count(void)
 {
+	/* Pairs with twtrace_group_of()'s release: the keys are written. */
 	return smp_load_acquire(&twtrace_groups_used);
 }
 

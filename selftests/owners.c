@@ -537,7 +537,7 @@ static void check_group(struct __test_metadata *_metadata, unsigned int ns,
 	ASSERT_TRUE(tw_group_get(ns, cgroup, &g))
 		TH_LOG("%s: no group (netns %u, cgroup %llu)", what, ns,
 		       cgroup);
-	TH_LOG("%s: group (netns %u, cgroup %llu): live %lld, births %lld, reuse %lld allowed %lld refused, overflow %lld, connect_fail %lld",
+	TH_LOG("%s: group (%u, %llu): live %lld births %lld reuse %lld/%lld ovf %lld cfail %lld",
 	       what, ns, cgroup, g.live, g.births, g.reuse_allowed,
 	       g.reuse_refused, g.overflow, g.connect_fail);
 	EXPECT_EQ(want->live, g.live) TH_LOG("%s: live", what);

@@ -212,8 +212,9 @@ TEST_F(rd, top_ports_per_destination)
 	if (have_cg) {
 		tw_group_get(self->ns, cg, &g0);
 		ASSERT_EQ(0, tw_stats_read(&s0));
-	} else
+	} else {
 		TH_LOG("no cgroup v2: the groups are not checked");
+	}
 
 	ASSERT_EQ(0, make_as(b, 1000, N_B));
 	ASSERT_EQ(0, make_as(c, 2000, N_C));
@@ -332,7 +333,7 @@ TEST_F(rd, top_ports_per_destination)
 		       tw_group_get(self->ns, cg, &g1),
 		       proc_tw == tw_proc_tcp_read(NULL, 0, true) &&
 		       g1.live == proc_tw), 10);
-	TH_LOG("group (netns %u, cgroup %s = %llu): live %lld, births +%lld, connect_fail +%lld, reuse refused +%lld",
+	TH_LOG("group (%u, %s = %llu): live %lld, births +%lld, cfail +%lld, refused +%lld",
 	       self->ns, cgpath, cg, g1.live, g1.births - g0.births,
 	       g1.connect_fail - g0.connect_fail,
 	       g1.reuse_refused - g0.reuse_refused);

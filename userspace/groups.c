@@ -63,8 +63,9 @@ static int parse_group(char **tok, char **cols, int ncols,
 			if (parse_u64(tok[i] + neg, &v) || v > INT64_MAX)
 				return -1;
 			g->live = neg ? -(__s64)v : (__s64)v;
-		} else if ((p = group_field(g, cols[i]))) {
-			if (parse_u64(tok[i], p))
+		} else {
+			p = group_field(g, cols[i]);
+			if (p && parse_u64(tok[i], p))
 				return -1;
 		}
 	}

@@ -17,7 +17,6 @@
 
 #define PROM_TOP	20
 
-
 static const char *const help_dest[] = {
 	"TIME_WAIT sockets alive now, by network namespace and destination: the ",
 	" largest, the rest in daddr=\"other\".",
@@ -156,7 +155,8 @@ static void group_series(const struct tw_kgroup *v, size_t n)
 		}
 	}
 	prom_head("twtrace_group_reuse_decisions_total", "counter",
-		  "Decisions on reusing a TIME_WAIT socket's tuple, by the connecting socket's owner," GROUP_HELP);
+		  "Decisions on reusing a TIME_WAIT socket's tuple, by the connecting socket's owner,"
+		  GROUP_HELP);
 	for (i = 0; i < n; i++) {
 		printf("twtrace_group_reuse_decisions_total{");
 		group_labels(&v[i]);

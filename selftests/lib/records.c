@@ -353,7 +353,6 @@ int tw_groups_read(struct tw_group *v, int max)
 	FILE *f = fopen(TW_DIR "/groups", "r");
 	int ncols = 0, n = 0, bad = 0, i;
 	struct tw_group g;
-	long long *p;
 
 	if (!f)
 		return -1;
@@ -382,8 +381,9 @@ int tw_groups_read(struct tw_group *v, int max)
 			else if (!strcmp(cols[i], "cgroup"))
 				g.cgroup = strcmp(tok, "-") ?
 					   strtoull(tok, NULL, 10) : 0;
-			else if ((p = tw_group_field(&g, cols[i])))
-				*p = strtoll(tok, NULL, 10);
+			else if (tw_group_field(&g, cols[i]))
+				*tw_group_field(&g, cols[i]) =
+					strtoll(tok, NULL, 10);
 		}
 		if (i != ncols || ncols < 4) {
 			bad++;
