@@ -106,8 +106,15 @@ static int add(struct pp_table *t, size_t *cap, const struct pp_dest *d)
 	return EXIT_OK;
 }
 
-/* One family's sockets, all states but LISTEN, one entry per socket. */
-static int dump(int fd, int family, struct pp_table *t, size_t *cap)
+#define DUMP_AGAIN	(-1)	/* the kernel says the dump was inconsistent */
+#define DUMP_TRIES	5
+
+/*
+ * One family's sockets, all states but LISTEN, one entry per socket:
+ * EXIT_OK, an error, or DUMP_AGAIN if the tables changed under the dump
+ * (NLM_F_DUMP_INTR: a socket may be missing or counted twice).
+ */
+static int dump_once(int fd, int family, struct pp_table *t, size_t *cap)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -130,24 +137,31 @@ static int dump(int fd, int family, struct pp_table *t, size_t *cap)
 	const struct nlmsghdr *h;
 	unsigned int port;
 	struct pp_dest d;
-	ssize_t n;
 	int alen = family == AF_INET ? 4 : 16;
+	bool intr = false;
+	ssize_t n;
 
 	if (send(fd, &q, sizeof(q), 0) < 0) {
 		tw_err("sock_diag: send: %s", strerror(errno));
 		return EXIT_ERR;
 	}
 	for (;;) {
-		n = recv(fd, buf, sizeof(buf), 0);
+		n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			tw_err("sock_diag: recv: %s", strerror(errno));
 			return EXIT_ERR;
 		}
+		if (!n || n > (ssize_t)sizeof(buf)) {
+			tw_err("sock_diag: %s", n ? "a message larger than the buffer" :
+			       "the dump ended without its end");
+			return EXIT_ERR;
+		}
 		for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			intr |= !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
 			if (h->nlmsg_type == NLMSG_DONE)
-				return EXIT_OK;
+				return intr ? DUMP_AGAIN : EXIT_OK;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 
@@ -184,6 +198,24 @@ static int dump(int fd, int family, struct pp_table *t, size_t *cap)
 				return EXIT_ERR;
 		}
 	}
+}
+
+/* dump_once() until the dump is consistent, a few times at most. */
+static int dump(int fd, int family, struct pp_table *t, size_t *cap)
+{
+	size_t n0 = t->n;
+	int i, rc = DUMP_AGAIN;
+
+	for (i = 0; i < DUMP_TRIES && rc == DUMP_AGAIN; i++) {
+		t->n = n0;
+		rc = dump_once(fd, family, t, cap);
+	}
+	if (rc == DUMP_AGAIN) {
+		tw_err("sock_diag: the sockets kept changing during %d dumps",
+		       DUMP_TRIES);
+		rc = EXIT_ERR;
+	}
+	return rc;
 }
 
 static int cmp_key(const void *a, const void *b)
