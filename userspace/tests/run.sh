@@ -247,7 +247,7 @@ GROUPS_HEAD="# netns cgroup live births rearms death_expired death_reused death_
 groups_file() {
 	echo "$GROUPS_HEAD"
 	cat <<EOF
-4026531840 $ID_SESSION 1 ${1:-6} 2 3 1 1 0 0 0 0 0 2 1 0 2
+4026531840 $ID_SESSION 1 6 2 3 1 1 0 0 0 0 0 2 1 0 2
 4026531840 0 1 0 0 0 0 1 0 0 0 0 0 0 0 0 0
 4026532000 $ID_NGINX 1 4 1 2 0 0 0 0 0 0 0 0 2 1 0
 - - 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
