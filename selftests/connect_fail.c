@@ -182,13 +182,38 @@ struct cf_snap {
 	struct tw_stats s;
 	long long recycled;	/* TcpExt TWRecycled */
 	long long sockstat;	/* sockstat tw */
+	unsigned int ns;	/* the caller's netns */
+	struct tw_group g[16];	/* its groups */
+	int ng;
 };
 
 static void cf_snap(struct __test_metadata *_metadata, struct cf_snap *c)
 {
+	static struct tw_group all[512];
+	int n, i;
+
 	ASSERT_EQ(0, tw_stats_read(&c->s));
 	c->recycled = tw_tcpext("TWRecycled");
 	c->sockstat = tw_sockstat_tw();
+	c->ns = tw_netns_inum();
+	n = tw_groups_read(all, 512);
+	ASSERT_LE(0, n);
+	for (c->ng = 0, i = 0; i < n && i < 512; i++)
+		if (all[i].netns == c->ns && c->ng < 16)
+			c->g[c->ng++] = all[i];
+}
+
+/* The group (@c's netns, @cgroup) as @c saw it: zeroes if not there. */
+static struct tw_group cf_group(const struct cf_snap *c,
+				unsigned long long cgroup)
+{
+	struct tw_group g = { 0 };
+	int i;
+
+	for (i = 0; i < c->ng; i++)
+		if (c->g[i].cgroup == cgroup)
+			g = c->g[i];
+	return g;
 }
 
 /* The records of @type whose owner is @cookie; the last one in @out. */
@@ -347,6 +372,8 @@ check_fail(struct __test_metadata *_metadata, struct tw_recs *rs,
 	unsigned char lo[16] = { 0 };
 	unsigned int ports[64];
 	int sum = 0, nreuse = 0, j;
+	struct tw_group g0, g1;
+	long long refused;
 	struct tw_stats s1;
 	char name[64];
 
@@ -443,6 +470,19 @@ check_fail(struct __test_metadata *_metadata, struct tw_recs *rs,
 	}
 	EXPECT_EQ(0, tw_tcpext("TWRecycled") - w->before->recycled);
 	EXPECT_EQ(w->before->sockstat, tw_sockstat_tw());
+
+	/* In the caller's group too: the failure and its refusals. */
+	g0 = cf_group(w->before, r.owner.cgroup);
+	EXPECT_TRUE(tw_group_get(w->before->ns, r.owner.cgroup, &g1));
+	for (refused = 0, i = 0; i < TWTRACE_REUSE_NR; i++)
+		refused += twtrace_reuse_allows(i) ? 0 : r.connect.reasons[i];
+	TH_LOG("group (%u, %llu): connect_fail +%lld, reuse refused +%lld",
+	       w->before->ns, r.owner.cgroup,
+	       g1.connect_fail - g0.connect_fail,
+	       g1.reuse_refused - g0.reuse_refused);
+	EXPECT_EQ(1, g1.connect_fail - g0.connect_fail);
+	EXPECT_EQ(refused, g1.reuse_refused - g0.reuse_refused);
+	EXPECT_EQ(0, g1.reuse_allowed - g0.reuse_allowed);
 	return r;
 }
 

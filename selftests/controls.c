@@ -262,6 +262,32 @@ TEST_F(ring, enable_off_counts_without_records)
  * reset=1 zeroes every event counter and the histograms, but not what
  * is live; counting goes on from zero (births == TcpExt TW+TWKilled).
  */
+/*
+ * Every line of the groups file has zero events but @births births (and
+ * their rearms), and their live counts sum to @live.
+ */
+static void groups_zeroed(struct __test_metadata *_metadata, long long live,
+			  long long births)
+{
+	struct tw_group v[512];
+	long long sum_live = 0, sum_births = 0, ev;
+	int n = tw_groups_read(v, 512), i, r;
+
+	ASSERT_LE(1, n) TH_LOG("groups: %d lines", n);
+	for (i = 0; i < n && i < 512; i++) {
+		for (ev = 0, r = 0; r < TWTRACE_DEATH_NR; r++)
+			ev += v[i].death[r];
+		ev += v[i].reuse_allowed + v[i].reuse_refused +
+		      v[i].overflow + v[i].connect_fail;
+		EXPECT_EQ(0, ev) TH_LOG("group (%u, %llu): %lld events",
+					v[i].netns, v[i].cgroup, ev);
+		sum_live += v[i].live;
+		sum_births += v[i].births;
+	}
+	EXPECT_EQ(live, sum_live);
+	EXPECT_EQ(births, sum_births);
+}
+
 TEST_F(ring, reset_zeroes_counters)
 {
 	struct tw_stats s;
@@ -297,11 +323,14 @@ TEST_F(ring, reset_zeroes_counters)
 	TH_LOG("after reset: stats live %lld, live lines %lld", a, c);
 	EXPECT_TRUE(consistent);
 	EXPECT_LE(1, c);
+	/* The groups: the same, their live counts summing to stats live. */
+	groups_zeroed(_metadata, a, 0);
 
 	kb0 = tw_births_kernel();
 	ASSERT_EQ(0, tw_make_client_tw(&k, self->l, &self->dst, NULL));
 	EXPECT_EQ(1, tw_births_kernel() - kb0);
 	EXPECT_EQ(1, tw_stat("births"));
+	groups_zeroed(_metadata, tw_stat("live"), 1);
 }
 
 /* What a control is put back to after a write it had to take. */

@@ -171,7 +171,7 @@ static const struct {
 	mode_t mode;
 } tw_files[] = {
 	{ "version", 0444 }, { "stats", 0444 }, { "hist", 0444 },
-	{ "live", 0444 }, { "probes", 0444 },
+	{ "live", 0444 }, { "groups", 0444 }, { "probes", 0444 },
 	{ "enable", 0600 }, { "overwrite", 0600 }, { "ring_kb", 0600 },
 	{ "reset", 0200 },
 };
@@ -337,7 +337,7 @@ TEST_F(stress, file_modes_are_least_privilege)
 
 /*
  * No raw kernel pointer leaves the module: the text of version, stats,
- * hist, live (with sockets in it, IPv4 and IPv6) and probes has no token
+ * hist, live (with sockets in it, IPv4 and IPv6), groups and probes has no token
  * that reads as a kernel address (0xffff8..., or a decimal number that
  * large), and no record of any type (birth, rearm, death, reuse,
  * overflow, connect_fail: the workload's refused reuse is a failed
@@ -348,7 +348,7 @@ TEST_F(stress, file_modes_are_least_privilege)
 TEST_F_TIMEOUT(stress, no_kernel_addresses, 60)
 {
 	static const char * const text[] = {
-		"version", "stats", "hist", "live", "probes",
+		"version", "stats", "hist", "live", "groups", "probes",
 	};
 	struct mk m = { .n4 = 3, .n6 = 2, .fw2 = 1, .reuse = true,
 			.overflow = true, .cpu = -1 };
