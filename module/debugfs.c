@@ -91,31 +91,73 @@ DEFINE_SHOW_ATTRIBUTE(stats);
 /*
  * One line a group, in the order they were made, and "other" last, with
  * "-" for its netns and cgroup.  A cgroup of 0 is an owner not known.
+ * An iterator, one group a show(): up to 4097 lines, each a sum over the
+ * CPUs, that a buffer overflow must not make seq_file sum again.  The
+ * position is the line: 0 the header, 1 to n the groups, n + 1 other.
+ * Groups made during a read come before other, which is shown once: its
+ * position is kept in m->private, and nothing comes after it.
  */
-static int groups_show(struct seq_file *m, void *unused)
+static bool groups_past_other(struct seq_file *m, loff_t pos)
 {
-	unsigned int n = twtrace_groups_count(), i, k;
+	return m->private && pos > (uintptr_t)m->private;
+}
+
+static void *groups_start(struct seq_file *m, loff_t *pos)
+{
+	if (!*pos)
+		m->private = NULL;
+	if (groups_past_other(m, *pos))
+		return NULL;
+	return *pos <= twtrace_groups_count() + 1 ? pos : NULL;
+}
+
+static void *groups_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return groups_start(m, pos);
+}
+
+static void groups_stop(struct seq_file *m, void *v)
+{
+}
+
+static int groups_show(struct seq_file *m, void *v)
+{
+	loff_t i = *(loff_t *)v;
 	u64 c[TWTRACE_G_NR], cgroup;
+	unsigned int k;
 	u32 netns;
 
-	seq_puts(m, "# netns cgroup live births rearms");
-	for (k = 0; k < TWTRACE_DEATH_NR; k++)
-		seq_printf(m, " death_%s", death_names[k]);
-	seq_puts(m, " reuse_allowed reuse_refused overflow connect_fail\n");
-	for (i = 1; i <= n + 1; i++) {
-		twtrace_group_read(i <= n ? i : 0, &netns, &cgroup, c);
-		if (i <= n)
-			seq_printf(m, "%u %llu", netns, cgroup);
-		else
-			seq_puts(m, "- -");
-		seq_printf(m, " %lld", (s64)c[TWTRACE_G_LIVE]);
-		for (k = TWTRACE_G_BIRTHS; k < TWTRACE_G_NR; k++)
-			seq_printf(m, " %llu", c[k]);
-		seq_putc(m, '\n');
+	if (!i) {
+		seq_puts(m, "# netns cgroup live births rearms");
+		for (k = 0; k < TWTRACE_DEATH_NR; k++)
+			seq_printf(m, " death_%s", death_names[k]);
+		seq_puts(m, " reuse_allowed reuse_refused overflow connect_fail\n");
+		return 0;
 	}
+	/* The last line is other's, however many groups there are now. */
+	if (i > twtrace_groups_count()) {
+		m->private = (void *)(uintptr_t)i;
+		twtrace_group_read(0, &netns, &cgroup, c);
+		seq_puts(m, "- -");
+	} else {
+		twtrace_group_read(i, &netns, &cgroup, c);
+		seq_printf(m, "%u %llu", netns, cgroup);
+	}
+	seq_printf(m, " %lld", (s64)c[TWTRACE_G_LIVE]);
+	for (k = TWTRACE_G_BIRTHS; k < TWTRACE_G_NR; k++)
+		seq_printf(m, " %llu", c[k]);
+	seq_putc(m, '\n');
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(groups);
+
+static const struct seq_operations groups_sops = {
+	.start	= groups_start,
+	.next	= groups_next,
+	.stop	= groups_stop,
+	.show	= groups_show,
+};
+DEFINE_SEQ_ATTRIBUTE(groups);
 
 static int hist_show(struct seq_file *m, void *unused)
 {

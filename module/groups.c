@@ -18,8 +18,8 @@
  * raw spinlock with interrupts off, which any probe may take, and publish
  * the slot's group index last (release) after its key, so that a lookup
  * that sees the index sees the key.
- * The counters are per CPU, in chunks of TWTRACE_GROUP_CHUNK groups: one
- * per-CPU allocation holds at most 32 KiB.
+ * The counters are per CPU, in chunks of TWTRACE_GROUP_CHUNK groups (7.5
+ * KiB): the per-CPU allocator takes at most 32 KiB at a time.
  */
 #include "twtrace.h"
 
@@ -165,6 +165,9 @@ u16 twtrace_group_of(u32 netns, u64 cgroup)
 	s = group_slot(netns, cgroup, &idx);
 	if (idx)
 		return idx;
+	/* All taken: "other", without the lock every event would take. */
+	if (READ_ONCE(twtrace_groups_used) >= twtrace_max_groups)
+		return 0;
 	raw_spin_lock_irqsave(&twtrace_groups_lock, flags);
 	s = group_slot(netns, cgroup, &idx);
 	if (!idx && twtrace_groups_used < twtrace_max_groups) {

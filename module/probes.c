@@ -51,6 +51,8 @@ struct twtrace_ctx {
 	const struct inet_timewait_sock *tsp_tw;	/* last tsp() result */
 	const struct inet_timewait_sock *reuse_tw;	/* reuse allowed */
 	const struct inet_timewait_sock *birth_tw;	/* birth, up to 6.10 */
+	const struct inet_timewait_sock *dance_tw;	/* hashdance, from 6.11 */
+	u16 dance_group;		/* its owner's group, for the birth */
 	int tsp_ret;
 	struct twtrace_record birth;	/* waiting for its owner */
 };
@@ -136,29 +138,28 @@ static u8 birth_substate(const struct twtrace_tw *e)
 NOKPROBE_SYMBOL(birth_substate);
 
 /*
- * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id, or 0
- * if the tw is untracked; from 6.11 also the time, substate, owner and
- * group (+ 1, in @g) it was born with.  Caller holds rcu_read_lock().
+ * The entry of a tw being born (see TWTRACE_ENTRY_AT_ALLOC): its id in
+ * rec->tw_id, 0 if the tw is untracked.  From 6.11 also the time,
+ * substate and owner it was born with, and the entry, a reference the
+ * caller puts.  Caller holds rcu_read_lock().
  */
-static u64 birth_entry(const struct inet_timewait_sock *tw, u64 *now,
-		       struct twtrace_record *rec, u16 *g)
+static struct twtrace_tw *birth_entry(const struct inet_timewait_sock *tw,
+				      u64 *now, struct twtrace_record *rec)
 {
 	struct twtrace_tw *e;
-	u64 id;
 
-	*g = 0;
-	if (!TWTRACE_ENTRY_AT_ALLOC)
-		return twtrace_table_insert(tw, *now, rec->substate);
+	if (!TWTRACE_ENTRY_AT_ALLOC) {
+		rec->tw_id = twtrace_table_insert(tw, *now, rec->substate);
+		return NULL;
+	}
 	e = twtrace_table_get(tw);
+	rec->tw_id = e ? twtrace_tw_id(e) : 0;
 	if (!e)
-		return 0;
-	id = twtrace_tw_id(e);
+		return NULL;
 	*now = e->birth_ns;
 	rec->substate = birth_substate(e);
 	twtrace_tw_owner(e, &rec->owner);
-	*g = READ_ONCE(e->group);
-	twtrace_table_put(e);
-	return id;
+	return e;
 }
 
 NOKPROBE_SYMBOL(birth_entry);
@@ -166,30 +167,40 @@ NOKPROBE_SYMBOL(birth_entry);
 static bool probe_attached(enum twtrace_probe_id id);
 
 /*
- * The group whose live count a tracked tw is in: the one the hashdance
- * found for its owner, or else the one of its netns and the entry's
- * cgroup (unknown: 0), which is where its birth was counted.
+ * The group of tracked tw @e, whose events all count there: the one the
+ * hashdance found for its owner; else the one of @netns and the entry's
+ * owner (0: not known), found now and kept; else, @netns not known
+ * either (a free: the netns may be gone), "other".
  */
-static u16 entry_group(const struct twtrace_tw *e, u32 netns)
+static u16 entry_group(struct twtrace_tw *e, u32 netns)
 {
 	u16 g = READ_ONCE(e->group);
 
-	return g ? g - 1 : twtrace_group_of(netns, READ_ONCE(e->cgroup));
+	if (g)
+		return g - 1;
+	if (!netns)
+		return 0;
+	g = twtrace_group_of(netns, READ_ONCE(e->cgroup));
+	WRITE_ONCE(e->group, g + 1);
+	return g;
 }
 
 NOKPROBE_SYMBOL(entry_group);
 
 /*
- * A birth goes out, counted in group @g - 1, or if @g is 0 in the group of
- * its netns and owner; a tracked one is live there until its death.
+ * A birth goes out, counted in group @g; with its entry @e (or NULL), it
+ * is live there until its death, which takes it off only if so: a birth
+ * that went unseen, or was counted without its entry, leaves the live
+ * counts balanced.
  */
-static void emit_birth(struct twtrace_record *rec, u16 g)
+static void emit_birth(struct twtrace_record *rec, u16 g,
+		       struct twtrace_tw *e)
 {
-	u16 idx = g ? g - 1 : twtrace_group_of(rec->netns, rec->owner.cgroup);
-
-	twtrace_group_count(idx, TWTRACE_G_BIRTHS);
-	if (rec->tw_id)
-		twtrace_group_count(idx, TWTRACE_G_LIVE);
+	twtrace_group_count(g, TWTRACE_G_BIRTHS);
+	if (e) {
+		twtrace_group_count(g, TWTRACE_G_LIVE);
+		WRITE_ONCE(e->live_counted, 1);
+	}
 	twtrace_ring_emit(rec);
 }
 
@@ -217,7 +228,8 @@ static bool birth_wait_owner(const struct twtrace_record *rec,
 
 	if (ctx->birth_tw) {
 		ctx->birth_tw = NULL;
-		emit_birth(&ctx->birth, 0);
+		emit_birth(&ctx->birth,
+			   twtrace_group_of(ctx->birth.netns, 0), NULL);
 	}
 	if (!probe_attached(P_HASHDANCE))
 		return false;
@@ -228,6 +240,36 @@ static bool birth_wait_owner(const struct twtrace_record *rec,
 
 NOKPROBE_SYMBOL(birth_wait_owner);
 
+/*
+ * A birth that goes out now: from 6.11 with the entry @e made at the
+ * allocation, or the owner's group the hashdance left for an untracked
+ * tw; up to 6.10 without the hashdance probe, with the entry just made.
+ */
+static void birth_now(struct twtrace_record *rec,
+		      const struct inet_timewait_sock *tw, struct twtrace_tw *e)
+{
+	struct twtrace_ctx *ctx = this_cpu_ptr(&twtrace_ctx);
+	struct twtrace_tw *made = NULL;
+	u16 g;
+
+	if (!e && rec->tw_id) {
+		made = twtrace_table_get(tw);
+		e = made;
+	}
+	if (e)
+		g = entry_group(e, rec->netns);
+	else if (ctx->dance_tw == tw)
+		g = ctx->dance_group;
+	else
+		g = twtrace_group_of(rec->netns, 0);
+	ctx->dance_tw = NULL;
+	emit_birth(rec, g, e);
+	if (made)
+		twtrace_table_put(made);
+}
+
+NOKPROBE_SYMBOL(birth_now);
+
 /* __inet_twsk_schedule(tw, timeo, rearm) */
 static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -235,8 +277,8 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	int timeo = (int)regs_get_kernel_argument(regs, 1);
 	bool rearm = regs_get_kernel_argument(regs, 2) & 0xff;
 	struct twtrace_record rec;
-	struct twtrace_tw *e;
-	u16 g = 0;
+	struct twtrace_tw *e = NULL;
+	u16 g;
 	u64 now;
 	u8 sub;
 
@@ -251,7 +293,7 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!rearm) {
 		twtrace_count(TWTRACE_C_BIRTHS);
 		rec.birth.timeo_ms = jiffies_to_msecs(timeo);
-		rec.tw_id = birth_entry(tw, &now, &rec, &g);
+		e = birth_entry(tw, &now, &rec);
 		if (!rec.tw_id) {
 			/*
 			 * The table was full or memory short, or (6.11+) the
@@ -265,6 +307,9 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 		rec.rearm.timeo_ms = jiffies_to_msecs(timeo);
 		rec.rearm.old_substate = sub;
 		e = twtrace_table_get(tw);
+		g = e ? entry_group(e, rec.netns) :
+			twtrace_group_of(rec.netns, 0);
+		twtrace_group_count(g, TWTRACE_G_REARMS);
 		if (e) {
 			rec.rearm.old_substate = READ_ONCE(e->substate);
 			if (rec.rearm.old_substate == TCP_FIN_WAIT2 &&
@@ -279,19 +324,19 @@ static int schedule_pre(struct kprobe *p, struct pt_regs *regs)
 				WRITE_ONCE(e->rearms, ++rec.rearms);
 			rec.tw_id = twtrace_tw_id(e);
 			twtrace_tw_owner(e, &rec.owner);
-			g = entry_group(e, rec.netns) + 1;
 			twtrace_table_put(e);
+			e = NULL;
 		}
-		twtrace_group_count(g ? g - 1 : twtrace_group_of(rec.netns, 0),
-				    TWTRACE_G_REARMS);
 	}
-	rcu_read_unlock();
 
 	rec.ts_ns = now;
 	if (rearm)
 		twtrace_ring_emit(&rec);
 	else if (TWTRACE_ENTRY_AT_ALLOC || !birth_wait_owner(&rec, tw))
-		emit_birth(&rec, g);
+		birth_now(&rec, tw, e);
+	if (e)
+		twtrace_table_put(e);
+	rcu_read_unlock();
 	return 0;
 }
 
@@ -372,7 +417,8 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 			rec->death.fin_wait2_ns = life;
 		twtrace_hist_lifetime(reason, life);
 		g = entry_group(e, rec->netns);
-		twtrace_group_live_dec(g);
+		if (READ_ONCE(e->live_counted))
+			twtrace_group_live_dec(g);
 		twtrace_table_remove(e);
 		twtrace_table_put(e);
 	} else {
@@ -389,7 +435,8 @@ static void emit_death(struct twtrace_record *rec, struct twtrace_tw *e,
 			rec->flags |= TWTRACE_F_BORN_BEFORE_LOAD;
 			twtrace_count(TWTRACE_C_BORN_BEFORE_LOAD);
 		}
-		g = twtrace_group_of(rec->netns, 0);	/* owner unknown */
+		/* Owner unknown; a free's netns too: then "other". */
+		g = rec->netns ? twtrace_group_of(rec->netns, 0) : 0;
 	}
 	twtrace_count(TWTRACE_C_DEATH + reason);
 	twtrace_group_count(g, TWTRACE_G_DEATH + reason);
@@ -413,7 +460,8 @@ static int kill_pre(struct kprobe *p, struct pt_regs *regs)
 	hit(P_KILL);
 	if (ctx->birth_tw == tw) {	/* its hashdance went unseen */
 		ctx->birth_tw = NULL;
-		emit_birth(&ctx->birth, 0);
+		emit_birth(&ctx->birth, twtrace_group_of(ctx->birth.netns, 0),
+			   NULL);
 	}
 	now = ktime_get_ns();
 	twtrace_fill_tw(&rec, tw, TWTRACE_EV_DEATH);
@@ -496,25 +544,30 @@ static int hashdance_pre(struct kprobe *p, struct pt_regs *regs)
 	hit(P_HASHDANCE);
 	rcu_read_lock();
 	twtrace_fill_owner(&owner, sk, false);
-	g = twtrace_group_of(twsk_net(tw)->ns.inum, owner.cgroup) + 1;
+	g = twtrace_group_of(twsk_net(tw)->ns.inum, owner.cgroup);
 	e = twtrace_table_get(tw);
 	if (e) {
 		/* Not hashed yet: nobody else reads the entry's owner. */
 		e->role = owner.role;
 		e->uid = owner.uid;
 		e->cgroup = owner.cgroup;
-		e->group = g;
-		twtrace_table_put(e);
+		e->group = g + 1;
+	} else if (TWTRACE_ENTRY_AT_ALLOC) {
+		/* For the birth of this untracked tw, which follows. */
+		ctx->dance_tw = tw;
+		ctx->dance_group = g;
 	}
-	rcu_read_unlock();
 	if (ctx->birth_tw == tw) {
 		ctx->birth_tw = NULL;
 		/* The entry's part: the cookie stays the tw's. */
 		ctx->birth.owner.role = owner.role;
 		ctx->birth.owner.uid = owner.uid;
 		ctx->birth.owner.cgroup = owner.cgroup;
-		emit_birth(&ctx->birth, g);
+		emit_birth(&ctx->birth, g, e);
 	}
+	if (e)
+		twtrace_table_put(e);
+	rcu_read_unlock();
 	return 0;
 }
 

@@ -305,6 +305,7 @@ u64 twtrace_table_insert(const struct inet_timewait_sock *tw, u64 now,
 	e->substate = substate;
 	e->pending = 0;
 	e->role = TWTRACE_ROLE_UNKNOWN;
+	e->live_counted = 0;
 	e->group = 0;
 	e->uid = 0;
 	e->cgroup = 0;

@@ -131,6 +131,7 @@ struct twtrace_tw {
 			u8 pending;		/* death reason decided early, + 1 */
 			/* The owner, but its cookie: the tw has that. */
 			u8 role;		/* TWTRACE_ROLE_UNKNOWN: none */
+			u8 live_counted;	/* in its group's live count */
 			u16 group;		/* its group + 1, 0: none yet */
 			u32 uid;
 			u64 cgroup;
