@@ -259,10 +259,6 @@ TEST_F(ring, enable_off_counts_without_records)
 }
 
 /*
- * reset=1 zeroes every event counter and the histograms, but not what
- * is live; counting goes on from zero (births == TcpExt TW+TWKilled).
- */
-/*
  * Every line of the groups file has zero events but @births births (and
  * their rearms), and their live counts sum to @live.
  */
@@ -288,6 +284,10 @@ static void groups_zeroed(struct __test_metadata *_metadata, long long live,
 	EXPECT_EQ(births, sum_births);
 }
 
+/*
+ * reset=1 zeroes every event counter and the histograms, but not what
+ * is live; counting goes on from zero (births == TcpExt TW+TWKilled).
+ */
 TEST_F(ring, reset_zeroes_counters)
 {
 	struct tw_stats s;

@@ -83,6 +83,8 @@ static int stats_from_prom(const char *text, struct tw_stats *s)
 		{ "twtrace_born_before_load_total", "born_before_load" },
 		{ "twtrace_untracked_total", "untracked" },
 		{ "twtrace_probe_misses_total", "probe_misses" },
+		{ "twtrace_groups", "groups" },
+		{ "twtrace_groups_max", "groups_max" },
 	};
 	char series[160], name[64];
 	int i, missing = 0;

@@ -354,7 +354,7 @@ struct stats_slot {
  * births, rearms, connect_fail, born_before_load, untracked, live,
  * records, lost, probe_misses, since_ns; and the reasons'.
  */
-#define STATS_NAMED	(10 + TWTRACE_DEATH_NR + TWTRACE_REUSE_NR + \
+#define STATS_NAMED	(12 + TWTRACE_DEATH_NR + TWTRACE_REUSE_NR + \
 			 TWTRACE_OVERFLOW_NR)
 
 /* Every counter this reader needs, by its name in the stats file. */
@@ -383,6 +383,8 @@ static int stats_slots(struct tw_stats *st, struct stats_slot *s)
 	SLOT(&st->lost, "lost");
 	SLOT(&st->probe_misses, "probe_misses");
 	SLOT(&st->since_ns, "since_ns");
+	SLOT(&st->groups, "groups");
+	SLOT(&st->groups_max, "groups_max");
 #undef SLOT
 	if (n != STATS_NAMED)
 		abort();	/* STATS_NAMED is out of date */

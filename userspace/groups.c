@@ -54,6 +54,8 @@ static int parse_group(char **tok, char **cols, int ncols,
 			}
 			if (parse_u64(tok[i], &v))
 				return -1;
+			if (cols[i][0] == 'n' && v > UINT32_MAX)
+				return -1;
 			if (cols[i][0] == 'n')
 				g->netns = v;
 			else
@@ -87,6 +89,12 @@ int groups_read(const char *dir, struct tw_kgroup **out, size_t *count)
 		lineno++;
 		if (line[0] == '#') {
 			ncols = tw_split(line + 1, cols, GROUP_COLS);
+			if (ncols > GROUP_COLS) {
+				tw_err("%s/groups: more than %d columns",
+				       dir, GROUP_COLS);
+				rc = EXIT_DATA;
+				break;
+			}
 			continue;
 		}
 		n_tok = tw_split(line, tok, GROUP_COLS);

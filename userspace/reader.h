@@ -77,6 +77,8 @@ struct tw_stats {
 	__u64 lost;
 	__u64 probe_misses;
 	__u64 since_ns;		/* not a counter: CLOCK_REALTIME, from 0 */
+	__u64 groups;		/* gauges: the groups file's groups */
+	__u64 groups_max;	/* and their bound */
 	__u64 *lost_cpu;
 	int ncpus;
 };

@@ -104,6 +104,8 @@ static void print_text(const struct tw_stats *st)
 		printf("lost_cpu%-19d %llu\n", i, st->lost_cpu[i]);
 	printf("%-27s %llu\n", "probe_misses", st->probe_misses);
 	printf("%-27s %llu\n", "since_ns", st->since_ns);
+	printf("%-27s %llu\n", "groups", st->groups);
+	printf("%-27s %llu\n", "groups_max", st->groups_max);
 }
 
 static void json_map(const char *key, const char *const *names,
@@ -137,7 +139,8 @@ static void print_json(const struct tw_stats *st, __u64 interval)
 	       st->untracked, st->born_before_load);
 	printf(",\"live\":%llu,\"records\":%llu,\"probe_misses\":%llu",
 	       st->live, st->records, st->probe_misses);
-	printf(",\"since_ns\":%llu}\n", st->since_ns);
+	printf(",\"since_ns\":%llu,\"groups\":%llu,\"groups_max\":%llu}\n",
+	       st->since_ns, st->groups, st->groups_max);
 }
 
 /* The interval lines' columns: deltas but LIVE. */
@@ -285,6 +288,12 @@ static const struct prom_scalar prom_rest[] = {
 	PROM("twtrace_probe_misses_total", "counter",
 	     "Probe hits the kernel missed: events in no counter.",
 	     probe_misses),
+	PROM("twtrace_groups", "gauge",
+	     "(netns, cgroup) groups the module counts apart (twtrace_group_*).",
+	     groups),
+	PROM("twtrace_groups_max", "gauge",
+	     "The most groups the module counts apart (its groups parameter); the events of more go to cgroup=\"other\".",
+	     groups_max),
 };
 
 static void prom_scalars(const struct prom_scalar *p, size_t n,
@@ -354,7 +363,7 @@ static int print_prom(const char *dir, const struct tw_stats *st)
 		  "Age of the TIME_WAIT socket at a reuse decision (_sum approximate: bucket midpoints).");
 	prom_hist("twtrace_reuse_age_seconds", "", h->reuse_age);
 	free(h);
-	/* Gauges only: counters by cgroup need the module to count them. */
+	/* Per (netns, cgroup): the module's groups; per destination. */
 	return prom_groups(dir);
 }
 

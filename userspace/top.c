@@ -74,6 +74,8 @@ struct top_state {
 	struct top_group tot;
 	struct tw_kgroup *prev;	/* -g cgroup: the groups file, last read */
 	size_t nprev;
+	__u64 since_ns;		/* and the counters' start then */
+	bool reset;		/* which moved: the counters were reset */
 };
 
 static atomic_int stop;
@@ -229,10 +231,44 @@ static void count_live(struct top_state *s, const struct tw_sock *v,
 	}
 }
 
-/* What counter @now gained since @then: all of it after a reset. */
+/* What counter @now gained since @then (a reset drops @then). */
 static __u64 gain(__u64 now, __u64 then)
 {
 	return now >= then ? now - then : now;
+}
+
+/*
+ * The groups file, and when its counters started (stats since_ns): if
+ * that moved since the last read, they were reset meanwhile, and the
+ * counts read then are no base for the gains.
+ */
+static int kg_read(const char *dir, struct top_state *s, struct tw_kgroup **v,
+		   size_t *n)
+{
+	struct tw_stats st = { 0 };
+	int rc;
+
+	rc = tw_stats_read(dir, &st, false);
+	if (rc)
+		return rc;
+	tw_stats_free(&st);
+	rc = groups_read(dir, v, n);
+	if (rc)
+		return rc;
+	s->reset = s->since_ns && st.since_ns != s->since_ns;
+	s->since_ns = st.since_ns;
+	return EXIT_OK;
+}
+
+static bool kg_any(const struct tw_kgroup *g)
+{
+	int r;
+
+	for (r = 0; r < TWTRACE_DEATH_NR; r++)
+		if (g->death[r])
+			return true;
+	return g->live || g->births || g->rearms || g->reuse_ok ||
+	       g->reuse_no || g->ovf || g->cfail;
 }
 
 /* Group @g's counters as they were at the last interval; NULL: new. */
@@ -284,21 +320,19 @@ static int kg_interval(const char *dir, struct top_state *s)
 	size_t n, i;
 	int rc;
 
-	rc = groups_read(dir, &v, &n);
+	rc = kg_read(dir, s, &v, &n);
 	if (rc)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (v[i].other) {
 			/* the module's bound, not ours: "(other)" too */
 			g = &s->g[TOP_GROUPS];
-			s->other_used |= v[i].births || v[i].live ||
-					 v[i].cfail || v[i].ovf ||
-					 v[i].reuse_ok || v[i].reuse_no;
+			s->other_used |= kg_any(&v[i]);
 		} else {
 			o.cgroup = v[i].cgroup;
 			g = group(s, v[i].netns, 0, NULL, 0, 0, &o);
 		}
-		then = kg_prev(s, &v[i]);
+		then = s->reset ? NULL : kg_prev(s, &v[i]);
 		kg_counts(&g->c, &v[i], then);
 		kg_counts(&s->tot.c, &v[i], then);
 		kg_counts(&g->total, &v[i], NULL);
@@ -736,7 +770,7 @@ int cmd_top(int argc, char **argv)
 	}
 	/* By cgroup, the module's counters, read once now to start from. */
 	if (o.by == BY_CGROUP)
-		rc = groups_read(dir, &s.prev, &s.nprev);
+		rc = kg_read(dir, &s, &s.prev, &s.nprev);
 	else
 		rc = merge_open(&m, dir, rsz);
 	if (rc)

@@ -217,7 +217,7 @@ int stats_from_json(const char *obj, struct tw_stats *s)
 	static const char * const plain[] = {
 		"births", "rearms", "connect_fail", "born_before_load",
 		"untracked", "live", "records", "lost", "probe_misses",
-		"since_ns",
+		"since_ns", "groups", "groups_max",
 	};
 	char path[64], name[64];
 	const char *e;

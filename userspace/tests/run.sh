@@ -220,6 +220,8 @@ lost_cpu0 ${LOST0:-0}
 lost_cpu1 0
 probe_misses 0
 since_ns 1764806400250000000
+groups 3
+groups_max 256
 EOF
 }
 
@@ -669,6 +671,8 @@ lost_cpu0                   0
 lost_cpu1                   0
 probe_misses                0
 since_ns                    1764806400250000000
+groups                      3
+groups_max                  256
 EOF
 	err_empty
 	end
@@ -686,6 +690,7 @@ EOF
 	jq_ok '.untracked == 0 and .born_before_load == 1 and .records == 20'
 	jq_ok '.probe_misses == 0 and .lost_cpu == [0, 0]'
 	jq_ok '.connect_fail == 2 and .since_ns == 1764806400250000000'
+	jq_ok '.groups == 3 and .groups_max == 256'
 	end
 
 	begin "stat --prometheus"
@@ -709,6 +714,9 @@ EOF
 	out_has '# TYPE twtrace_live gauge'
 	out_has 'twtrace_live 4'
 	out_has 'twtrace_lost_records_total 0'
+	out_has '# TYPE twtrace_groups gauge'
+	out_has 'twtrace_groups 3'
+	out_has 'twtrace_groups_max 256'
 	# the module's groups: every one, "other" last
 	out_has '# TYPE twtrace_live_sockets gauge'
 	out_has "twtrace_live_sockets{netns=\"4026531840\",cgroup=\"$CG_SESSION\"} 1"
@@ -775,6 +783,17 @@ EOF
 	err_has "groups: line 4: not as its header says"
 	end
 
+	begin "stat --prometheus: groups, more columns than the reader takes"
+	{
+		printf '# netns cgroup live'
+		for ((i = 0; i < 80; i++)); do printf ' future%d' "$i"; done
+		echo
+	} >"$F/groups"
+	run stat --prometheus
+	rc_is 3
+	err_has "groups: more than 64 columns"
+	end
+
 	begin "stat --prometheus: groups, a live count that is not a number"
 	groups_file | sed 's/^4026532000 \([0-9]*\) 1 /4026532000 \1 -x /' >"$F/groups"
 	run stat --prometheus
@@ -794,7 +813,7 @@ EOF
 	echo "births ten" >>"$F/stats"
 	run stat -j
 	rc_is 3
-	err_has "stats: line 31: not 'name value'"
+	err_has "stats: line 33: not 'name value'"
 	end
 
 	begin "stat: a negative number is malformed"
