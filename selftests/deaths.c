@@ -191,6 +191,9 @@ TEST_F(tw, rst_received_time_wait_rfc1337)
 	b = wait_birth(_metadata, &self->rs, &k.caddr, &dst);
 	capture_scan(cap, b.dport, b.sport, &seen);
 	ASSERT_TRUE(seen.fin) TH_LOG("did not see the server's FIN");
+	/* The capture sees the FIN before the tw takes it (the rearm). */
+	tw_wait_until(tw_live_has(self->ns, b.tw_id, &l0) &&
+		      l0.substate == SUB_TW, 10);
 	ASSERT_TRUE(tw_live_has(self->ns, b.tw_id, &l0));
 	ASSERT_EQ(SUB_TW, l0.substate);
 	n0 = tw_stat("death_rst_received");
