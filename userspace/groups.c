@@ -100,16 +100,12 @@ int groups_read(const char *dir, struct tw_kgroup **out, size_t *count)
 		n_tok = tw_split(line, tok, GROUP_COLS);
 		if (!n_tok)
 			continue;
-		if (n == size) {
-			size = size ? size * 2 : 64;
-			nv = realloc(v, size * sizeof(*v));
-			if (!nv) {
-				tw_err("out of memory");
-				rc = EXIT_ERR;
-				break;
-			}
-			v = nv;
+		nv = tw_grow(v, &size, n, sizeof(*v));
+		if (!nv) {
+			rc = EXIT_ERR;
+			break;
 		}
+		v = nv;
 		if (ncols < 3 || n_tok != ncols ||
 		    parse_group(tok, cols, ncols, &v[n])) {
 			tw_err("%s/groups: line %d: not as its header says",

@@ -171,16 +171,12 @@ int read_live(const char *dir, const struct tw_filter *f,
 		if (!filter_tuple(f, t.family, t.sport, t.dport, t.netns) ||
 		    !filter_owner(f, &t.owner))
 			continue;
-		if (n == size) {
-			size = size ? size * 2 : 256;
-			nv = realloc(v, size * sizeof(*v));
-			if (!nv) {
-				tw_err("out of memory");
-				rc = EXIT_ERR;
-				break;
-			}
-			v = nv;
+		nv = tw_grow(v, &size, n, sizeof(*v));
+		if (!nv) {
+			rc = EXIT_ERR;
+			break;
 		}
+		v = nv;
 		v[n++] = t;
 	}
 	free(buf);

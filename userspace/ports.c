@@ -91,17 +91,11 @@ static int enter_netns(const char *arg)
 
 static int add(struct pp_table *t, size_t *cap, const struct pp_dest *d)
 {
-	struct pp_dest *nv;
+	struct pp_dest *nv = tw_grow(t->v, cap, t->n, sizeof(*nv));
 
-	if (t->n == *cap) {
-		*cap = *cap ? *cap * 2 : 256;
-		nv = realloc(t->v, *cap * sizeof(*nv));
-		if (!nv) {
-			tw_err("out of memory");
-			return EXIT_ERR;
-		}
-		t->v = nv;
-	}
+	if (!nv)
+		return EXIT_ERR;
+	t->v = nv;
 	t->v[t->n++] = *d;
 	return EXIT_OK;
 }

@@ -113,6 +113,15 @@ static void group_labels(const struct tw_kgroup *g)
 	printf("\"");
 }
 
+/* A sample of @g's: its labels, then @more ("" or ",name=\"value\""). */
+static void group_sample(const char *name, const struct tw_kgroup *g,
+			 const char *more, long long value)
+{
+	printf("%s{", name);
+	group_labels(g);
+	printf("%s} %lld\n", more, value);
+}
+
 /* One counter of every group, and its lines' header. */
 static void group_counter(const struct tw_kgroup *v, size_t n,
 			  const char *name, const char *help, size_t off)
@@ -120,27 +129,23 @@ static void group_counter(const struct tw_kgroup *v, size_t n,
 	size_t i;
 
 	prom_head(name, "counter", help);
-	for (i = 0; i < n; i++) {
-		printf("%s{", name);
-		group_labels(&v[i]);
-		printf("} %llu\n", *(const __u64 *)((const char *)&v[i] + off));
-	}
+	for (i = 0; i < n; i++)
+		group_sample(name, &v[i], "",
+			     *(const __u64 *)((const char *)&v[i] + off));
 }
 
 #define GROUP_HELP " by network namespace and cgroup of the owner (the module's groups parameter bounds them; the rest: cgroup=\"other\")."
 
 static void group_series(const struct tw_kgroup *v, size_t n)
 {
+	char reason[64];
 	size_t i;
 	int r;
 
 	prom_head("twtrace_live_sockets", "gauge",
 		  "TIME_WAIT sockets alive now (born since the load)," GROUP_HELP);
-	for (i = 0; i < n; i++) {
-		printf("twtrace_live_sockets{");
-		group_labels(&v[i]);
-		printf("} %lld\n", v[i].live);
-	}
+	for (i = 0; i < n; i++)
+		group_sample("twtrace_live_sockets", &v[i], "", v[i].live);
 	group_counter(v, n, "twtrace_group_births_total",
 		      "TCP sockets that entered TIME_WAIT," GROUP_HELP,
 		      offsetof(struct tw_kgroup, births));
@@ -148,22 +153,20 @@ static void group_series(const struct tw_kgroup *v, size_t n)
 		  "TIME_WAIT sockets that ended, by reason," GROUP_HELP);
 	for (i = 0; i < n; i++) {
 		for (r = 0; r < TWTRACE_DEATH_NR; r++) {
-			printf("twtrace_group_deaths_total{");
-			group_labels(&v[i]);
-			printf(",reason=\"%s\"} %llu\n", tw_death_names[r],
-			       v[i].death[r]);
+			snprintf(reason, sizeof(reason), ",reason=\"%s\"",
+				 tw_death_names[r]);
+			group_sample("twtrace_group_deaths_total", &v[i], reason,
+				     v[i].death[r]);
 		}
 	}
 	prom_head("twtrace_group_reuse_decisions_total", "counter",
 		  "Decisions on reusing a TIME_WAIT socket's tuple, by the connecting socket's owner,"
 		  GROUP_HELP);
 	for (i = 0; i < n; i++) {
-		printf("twtrace_group_reuse_decisions_total{");
-		group_labels(&v[i]);
-		printf(",allowed=\"true\"} %llu\n", v[i].reuse_ok);
-		printf("twtrace_group_reuse_decisions_total{");
-		group_labels(&v[i]);
-		printf(",allowed=\"false\"} %llu\n", v[i].reuse_no);
+		group_sample("twtrace_group_reuse_decisions_total", &v[i],
+			     ",allowed=\"true\"", v[i].reuse_ok);
+		group_sample("twtrace_group_reuse_decisions_total", &v[i],
+			     ",allowed=\"false\"", v[i].reuse_no);
 	}
 	group_counter(v, n, "twtrace_group_overflows_total",
 		      "Connections that got no TIME_WAIT socket," GROUP_HELP,

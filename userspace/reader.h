@@ -34,6 +34,7 @@ extern const char *prog;
 
 void __printf(1, 2) tw_err(const char *fmt, ...);
 int tw_flush(void);
+void *tw_grow(void *v, size_t *cap, size_t n, size_t elem);
 
 /* Usage errors: the message, then the command's usage, on stderr. */
 int __printf(2, 3) usage_err(void (*usage)(FILE *f), const char *fmt, ...);

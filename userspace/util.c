@@ -186,3 +186,24 @@ void fmt_endpoint(char *buf, size_t len, int family, const __u8 *addr,
 	else
 		snprintf(buf, len, "%s:%u", a, port);
 }
+
+/*
+ * Array @v of @cap elements of @elem bytes, @n used: itself if there is
+ * room for one more, else grown (doubled, 64 at first).  NULL, said, if
+ * memory is short: @v and @cap are left as they were.
+ */
+void *tw_grow(void *v, size_t *cap, size_t n, size_t elem)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	nv = realloc(v, c * elem);
+	if (!nv) {
+		tw_err("out of memory");
+		return NULL;
+	}
+	*cap = c;
+	return nv;
+}
